@@ -1,0 +1,265 @@
+"""Every primitive: forward against numpy, gradient and second derivative against finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import axis_args, broadcastable, make_inputs, seeds, shapes
+
+import tinygrad_rnn.functional as F
+from tinygrad_rnn import REGISTRY, Tensor, gradcheck, gradgradcheck, ops
+from tinygrad_rnn.op_cases import CASES, check_case
+
+TESTED: set[str] = set()
+
+
+def covers(*names):
+    """Mark a property test as the gradient sweep for these primitives."""
+    TESTED.update(names)
+    return lambda f: f
+
+
+def check(fn, inputs, reference=None, second_order=True):
+    """Forward against a numpy reference, then first and second derivatives against finite differences."""
+    if reference is not None:
+        out = fn(*inputs)
+        np.testing.assert_allclose(out.data, reference(*[x.data for x in inputs]), rtol=1e-12, atol=1e-12)
+        assert out.dtype == np.float64
+    assert gradcheck(fn, inputs)
+    if second_order:
+        assert gradgradcheck(fn, inputs)
+
+
+UNARY = {
+    "neg": (lambda x: -x, np.negative, "any"),
+    "exp": (F.exp, np.exp, "any"),
+    "log": (F.log, np.log, "positive"),
+    "sqrt": (F.sqrt, np.sqrt, "positive"),
+    "tanh": (F.tanh, np.tanh, "any"),
+    "sigmoid": (F.sigmoid, lambda x: 1 / (1 + np.exp(-x)), "any"),
+    "relu": (F.relu, lambda x: np.maximum(x, 0), "kink0"),
+    "abs": (F.abs, np.abs, "kink0"),
+    "clip": (lambda x: F.clip(x, -1.0, 1.0), lambda x: np.clip(x, -1, 1), "clip"),
+    "pow_scalar": (lambda x: x ** 1.5, lambda x: x ** 1.5, "positive"),
+}
+BINARY = {
+    "add": (lambda a, b: a + b, np.add, ("any", "any")),
+    "sub": (lambda a, b: a - b, np.subtract, ("any", "any")),
+    "mul": (lambda a, b: a * b, np.multiply, ("any", "any")),
+    "div": (lambda a, b: a / b, np.divide, ("any", "nonzero")),
+    "pow": (lambda a, b: a ** b, np.power, ("positive", "any")),
+}
+
+
+@covers(*UNARY)
+@pytest.mark.parametrize("name", sorted(UNARY))
+@given(shape=shapes(), seed=seeds)
+def test_unary_op_matches_numpy_and_finite_differences(name, shape, seed):
+    fn, ref, domain = UNARY[name]
+    check(fn, make_inputs([shape], [domain], seed), ref)
+
+
+@covers(*BINARY)
+@pytest.mark.parametrize("name", sorted(BINARY))
+@given(pair=broadcastable(2), seed=seeds)
+def test_binary_op_broadcasts_like_numpy(name, pair, seed):
+    fn, ref, domains = BINARY[name]
+    check(fn, make_inputs(pair, domains, seed), ref)
+
+
+@covers("where")
+@given(trio=broadcastable(3), seed=seeds)
+def test_where_selects_and_routes_gradient(trio, seed):
+    cond = np.random.default_rng(seed).random(trio[0]) > 0.5
+    check(lambda a, b: F.where(cond, a, b), make_inputs(trio[1:], ["any", "any"], seed),
+          lambda a, b: np.where(cond, a, b))
+
+
+@covers("cast")
+@given(shape=shapes(), seed=seeds)
+def test_cast_round_trip_keeps_values_and_dtype(shape, seed):
+    (x,) = make_inputs([shape], ["any"], seed)
+    y = x.astype(np.float32)
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == np.float64 and x.grad.shape == x.shape
+    check(lambda t: t.astype(np.float64) * 2.0, [x], lambda a: a * 2)
+
+
+@st.composite
+def matmul_shapes(draw):
+    k = draw(st.integers(1, 4))
+    kind = draw(st.sampled_from(["vv", "vm", "mv", "mm"]))
+    batch_a, batch_b = draw(broadcastable(2, max_dims=2))
+    m, n = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    a = (k,) if kind[0] == "v" else batch_a + (m, k)
+    b = (k,) if kind[1] == "v" else batch_b + (k, n)
+    return a, b
+
+
+@covers("matmul")
+@given(pair=matmul_shapes(), seed=seeds)
+def test_matmul_handles_vectors_and_broadcast_batches(pair, seed):
+    check(lambda a, b: a @ b, make_inputs(pair, ["any", "any"], seed), np.matmul)
+
+
+@covers("sum")
+@given(shape=shapes(), data=st.data(), keepdims=st.booleans(), seed=seeds)
+def test_sum_over_any_axes(shape, data, keepdims, seed):
+    axis = data.draw(axis_args(len(shape)))
+    check(lambda x: x.sum(axis=axis, keepdims=keepdims), make_inputs([shape], ["any"], seed),
+          lambda x: np.sum(x, axis=axis, keepdims=keepdims))
+
+
+@covers("max")
+@given(shape=shapes(), data=st.data(), keepdims=st.booleans(), seed=seeds)
+def test_max_over_any_axes(shape, data, keepdims, seed):
+    axis = data.draw(axis_args(len(shape)))
+    check(lambda x: x.max(axis=axis, keepdims=keepdims), make_inputs([shape], ["distinct"], seed),
+          lambda x: np.max(x, axis=axis, keepdims=keepdims))
+
+
+def test_max_splits_gradient_evenly_between_ties():
+    x = Tensor([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]], requires_grad=True)
+    x.max(axis=1).sum().backward()
+    np.testing.assert_allclose(x.grad, [[0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]])
+
+
+def test_mean_and_min_are_composites_with_right_gradients():
+    x = Tensor(np.array([[0.0, 1.5, 0.7], [2.0, -1.0, 0.3]]), requires_grad=True)
+    assert gradcheck(lambda t: t.mean(axis=0), [x])
+    assert gradcheck(lambda t: t.min(axis=1, keepdims=True), [x])
+    np.testing.assert_allclose(x.mean().item(), 3.5 / 6)
+    np.testing.assert_array_equal(x.min(axis=1).data, [0.0, -1.0])
+
+
+@covers("reshape")
+@given(shape=shapes(min_dims=1), seed=seeds, use_minus_one=st.booleans())
+def test_reshape_round_trips(shape, seed, use_minus_one):
+    target = tuple(reversed(shape)) + (1,)
+    if use_minus_one:
+        target = (-1,) + target[1:]
+    check(lambda x: x.reshape(target), make_inputs([shape], ["any"], seed), lambda x: x.reshape(target))
+
+
+@covers("transpose")
+@given(shape=shapes(), data=st.data(), seed=seeds)
+def test_transpose_any_permutation(shape, data, seed):
+    axes = tuple(data.draw(st.permutations(range(len(shape)))))
+    check(lambda x: x.transpose(axes), make_inputs([shape], ["any"], seed), lambda x: x.transpose(axes))
+
+
+@covers("broadcast_to")
+@given(shape=shapes(max_side=3), lead=shapes(max_dims=2, max_side=3), fill=st.integers(1, 3), seed=seeds)
+def test_broadcast_to_sums_back(shape, lead, fill, seed):
+    target = lead + tuple(fill if n == 1 else n for n in shape)
+    check(lambda x: x.broadcast_to(target), make_inputs([shape], ["any"], seed),
+          lambda x: np.broadcast_to(x, target))
+
+
+@st.composite
+def basic_index(draw, shape):
+    parts = []
+    for n in shape:
+        kind = draw(st.sampled_from(["slice", "int", "all"]))
+        if kind == "int":
+            parts.append(draw(st.integers(-n, n - 1)))
+        elif kind == "slice":
+            start = draw(st.integers(0, n - 1))
+            parts.append(slice(start, draw(st.integers(start + 1, n)), draw(st.sampled_from([1, 2, -1]))))
+        else:
+            parts.append(slice(None))
+    return tuple(parts)
+
+
+@covers("getitem")
+@given(shape=shapes(min_dims=1), data=st.data(), seed=seeds)
+def test_getitem_basic_slicing(shape, data, seed):
+    index = data.draw(basic_index(shape))
+    check(lambda x: x[index] * 1.0, make_inputs([shape], ["any"], seed), lambda x: x[index] * 1.0)
+
+
+@given(shape=shapes(min_dims=1), data=st.data(), seed=seeds)
+def test_getitem_integer_arrays_accumulate_repeats(shape, data, seed):
+    ids = np.array(data.draw(st.lists(st.integers(0, shape[0] - 1), min_size=1, max_size=6)))
+    check(lambda x: x[ids], make_inputs([shape], ["any"], seed), lambda x: x[ids])
+    x = Tensor(np.zeros(shape), requires_grad=True)
+    x[ids].sum().backward()
+    counts = np.bincount(ids, minlength=shape[0]).reshape((-1,) + (1,) * (len(shape) - 1))
+    np.testing.assert_array_equal(x.grad, np.broadcast_to(counts, shape))
+
+
+def test_getitem_boolean_mask():
+    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    mask = np.array([[True, False, True], [False, False, True]])
+    x[mask].sum().backward()
+    np.testing.assert_array_equal(x.grad, mask.astype(float))
+
+
+@covers("scatter_add")
+@given(shape=shapes(min_dims=1), data=st.data(), seed=seeds)
+def test_scatter_add_is_the_adjoint_of_indexing(shape, data, seed):
+    ids = np.array(data.draw(st.lists(st.integers(0, shape[0] - 1), min_size=1, max_size=5)))
+    (g,) = make_inputs([(len(ids),) + shape[1:]], ["any"], seed)
+    ref = np.zeros(shape)
+    np.add.at(ref, ids, g.data)
+    check(lambda t: ops.ScatterAdd.apply(t, index=ids, shape=shape), [g], lambda t: ref)
+
+
+@covers("cat")
+@given(base=shapes(min_dims=1), data=st.data(), seed=seeds)
+def test_cat_splits_gradient_back(base, data, seed):
+    axis = data.draw(st.integers(-len(base), len(base) - 1))
+    sizes = data.draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))
+    shapes_ = [base[: axis % len(base)] + (n,) + base[axis % len(base) + 1:] for n in sizes]
+    check(lambda *xs: F.cat(xs, axis=axis), make_inputs(shapes_, ["any"] * len(sizes), seed),
+          lambda *xs: np.concatenate(xs, axis=axis))
+
+
+@covers("stack")
+@given(shape=shapes(), data=st.data(), n=st.integers(1, 3), seed=seeds)
+def test_stack_along_a_new_axis(shape, data, n, seed):
+    axis = data.draw(st.integers(-len(shape) - 1, len(shape)))
+    check(lambda *xs: F.stack(xs, axis=axis), make_inputs([shape] * n, ["any"] * n, seed),
+          lambda *xs: np.stack(xs, axis=axis))
+
+
+@covers("softmax", "log_softmax")
+@given(shape=shapes(min_dims=1), data=st.data(), seed=seeds)
+def test_softmax_and_log_softmax(shape, data, seed):
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    inputs = make_inputs([shape], ["any"], seed)
+    e = lambda x: np.exp(x - x.max(axis=axis, keepdims=True))
+    check(lambda x: F.softmax(x, axis=axis), inputs, lambda x: e(x) / e(x).sum(axis=axis, keepdims=True))
+    check(lambda x: F.log_softmax(x, axis=axis), inputs,
+          lambda x: np.log(e(x) / e(x).sum(axis=axis, keepdims=True)))
+
+
+@covers("cross_entropy")
+@given(lead=shapes(max_dims=2), classes=st.integers(1, 5), data=st.data(),
+       reduction=st.sampled_from(["mean", "sum", "none"]), ignore=st.booleans(), seed=seeds)
+def test_cross_entropy_matches_log_softmax_composite(lead, classes, data, reduction, ignore, seed):
+    targets = np.random.default_rng(seed).integers(0, classes, lead)
+    ignore_index = data.draw(st.integers(0, classes - 1)) if ignore else None
+    fused = lambda x: F.cross_entropy(x, targets, reduction=reduction, ignore_index=ignore_index)
+    (x,) = make_inputs([lead + (classes,)], ["any"], seed)
+    logp = np.take_along_axis(F.log_softmax(x).data, targets[..., None], -1)[..., 0]
+    keep = np.ones(lead, bool) if ignore_index is None else targets != ignore_index
+    losses = np.where(keep, -logp, 0.0)
+    want = {"none": losses, "sum": losses.sum(), "mean": losses.sum() / max(keep.sum(), 1)}[reduction]
+    check(fused, [x], lambda _: want)
+
+
+def test_every_registered_primitive_has_a_property_test():
+    assert TESTED == set(REGISTRY), f"untested: {set(REGISTRY) - TESTED}; unknown: {TESTED - set(REGISTRY)}"
+
+
+def test_every_registered_primitive_has_a_cli_case():
+    assert {c.op for c in CASES} == set(REGISTRY)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.op}-{c.label}")
+def test_fixed_case_passes_to_second_order(case):
+    assert check_case(case).ok

@@ -1,0 +1,157 @@
+"""Tensor construction, dtype policy, operators and the errors users see."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+import tinygrad_rnn.functional as F
+from tinygrad_rnn import ShapeError, Tensor
+
+
+def test_tensor_from_lists_scalars_and_arrays():
+    assert Tensor([1.0, 2.0]).shape == (2,)
+    assert Tensor(3.0).ndim == 0 and Tensor(3.0).item() == 3.0
+    a = np.arange(6.0).reshape(2, 3)
+    t = Tensor(a)
+    assert t.data is a and t.size == 6 and t.T.shape == (3, 2)
+    assert Tensor([1, 2]).dtype == np.int64
+    assert Tensor([1, 2], dtype=np.float32).dtype == np.float32
+
+
+def test_data_is_live_storage():
+    t = Tensor(np.zeros(3), requires_grad=True)
+    t.data[1] = 5.0
+    (t * 1.0).sum().backward()
+    assert t.numpy()[1] == 5.0 and t.grad.shape == (3,)
+
+
+def test_requires_grad_on_integer_tensor_is_a_clear_error():
+    with pytest.raises(TypeError, match="requires_grad=True needs a floating-point dtype, got int64"):
+        Tensor([1, 2], requires_grad=True)
+    with pytest.raises(TypeError, match="unsupported dtype"):
+        Tensor(["a"])
+
+
+def test_float32_stays_float32_with_python_scalars():
+    x = Tensor(np.ones(3, np.float32), requires_grad=True)
+    for y in (x * 2.5, 2.5 * x, x + 1, 1 - x, x / 3, 3 / x, x ** 2, 2 ** x, -x, x.exp(), x.tanh()):
+        assert y.dtype == np.float32
+    y = (x * 2.5).sum()
+    y.backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_mixed_float_dtypes_follow_numpy_promotion():
+    a = Tensor(np.ones(2, np.float32), requires_grad=True)
+    b = Tensor(np.ones(2, np.float64), requires_grad=True)
+    c = a * b
+    assert c.dtype == np.result_type(np.float32, np.float64)
+    c.sum().backward()
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+
+
+def test_reflected_operators_with_arrays_on_the_left():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = np.array([3.0, 4.0]) * x + np.array([1.0, 1.0]) - x
+    assert isinstance(y, Tensor)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, [2.0, 3.0])
+    z = np.eye(2) @ x
+    assert isinstance(z, Tensor)
+
+
+def test_comparisons_return_non_differentiable_tensors():
+    x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    for r in (x > 1.5, x >= 2, x < 2, x <= 2, x == 2, x != 2):
+        assert isinstance(r, Tensor) and r.dtype == bool and not r.requires_grad
+    np.testing.assert_array_equal((x > 1.5).data, [False, True, True])
+    assert len({x, x}) == 1  # still hashable by identity
+
+
+def test_repr_is_readable():
+    assert repr(Tensor([1.0, 2.0])) == "Tensor([1., 2.])"
+    assert repr(Tensor([1.0], requires_grad=True)) == "Tensor([1.], requires_grad=True)"
+    assert repr(Tensor([1.0], requires_grad=True) * 2) == "Tensor([2.], grad_fn=<Mul>)"
+    assert "dtype=float32" in repr(Tensor(np.ones(1, np.float32)))
+
+
+def test_methods_mirror_numpy_names():
+    x = Tensor(np.arange(24.0).reshape(2, 3, 4))
+    assert x.reshape(4, 6).shape == (4, 6) and x.reshape((4, 6)).shape == (4, 6)
+    assert x.transpose(2, 0, 1).shape == (4, 2, 3) and x.transpose((2, 0, 1)).shape == (4, 2, 3)
+    assert x.permute(1, 0, 2).shape == (3, 2, 4)
+    assert x.swapaxes(0, 2).shape == (4, 3, 2)
+    assert x.sum(axis=(0, 2), keepdims=True).shape == (1, 3, 1)
+    assert x.flatten().shape == (24,)
+    assert [t.shape for t in Tensor(np.ones((2, 3)))] == [(3,), (3,)]
+
+
+def test_matmul_shape_error_names_op_and_shapes():
+    with pytest.raises(ShapeError, match=r"matmul: inner dims differ, \(3, 4\) @ \(5, 2\)"):
+        Tensor(np.ones((3, 4))) @ Tensor(np.ones((5, 2)))
+    with pytest.raises(ValueError, match="matmul: both operands need at least 1 dimension"):
+        Tensor(1.0) @ Tensor(np.ones(2))
+
+
+def test_broadcast_error_names_op_and_shapes():
+    with pytest.raises(ValueError, match=r"add: cannot apply to shapes \(3,\), \(4,\)"):
+        Tensor(np.ones(3)) + Tensor(np.ones(4))
+    with pytest.raises(ValueError, match=r"mul: cannot apply to shapes \(2, 3\), \(2,\)"):
+        Tensor(np.ones((2, 3))) * np.ones(2)
+
+
+def test_cat_and_stack_errors_name_the_shapes():
+    with pytest.raises(ShapeError, match=r"cat: cannot concatenate shapes \(2, 3\), \(3, 3\) along axis 1"):
+        tg.cat([Tensor(np.ones((2, 3))), Tensor(np.ones((3, 3)))], axis=1)
+    with pytest.raises(ShapeError, match=r"stack: all inputs must have the same shape, got \(2,\), \(3,\)"):
+        tg.stack([Tensor(np.ones(2)), Tensor(np.ones(3))])
+
+
+def test_reshape_transpose_and_index_errors():
+    with pytest.raises(ShapeError, match=r"reshape: cannot reshape an array of shape \(2, 3\) into \(4,\)"):
+        Tensor(np.ones((2, 3))).reshape(4)
+    with pytest.raises(ShapeError, match="transpose: axes"):
+        Tensor(np.ones((2, 3))).transpose(0, 0)
+    with pytest.raises(IndexError, match=r"getitem: .* invalid for shape \(2,\)"):
+        Tensor(np.ones(2))[5]
+    with pytest.raises(ShapeError, match="sum: axis 2 is out of range"):
+        Tensor(np.ones((2, 3))).sum(axis=2)
+
+
+def test_clip_with_lo_above_hi_is_an_error():
+    with pytest.raises(ValueError, match="clip: lo=2 is greater than hi=1"):
+        F.clip(Tensor([0.0]), 2, 1)
+
+
+@pytest.mark.parametrize("scale", [1e4, -1e4, 1e300])
+def test_softmax_family_stays_finite_for_huge_logits(scale):
+    x = Tensor(np.array([[1.0, -1.0, 0.5], [0.0, 2.0, -3.0]]) * scale, requires_grad=True)
+    for fn in (F.softmax, F.log_softmax):
+        y = fn(x)
+        y.backward(np.ones_like(y.data))
+        assert np.isfinite(y.data).all() and np.isfinite(x.grad).all()
+    loss = F.cross_entropy(x, np.array([1, 2]))
+    loss.backward()
+    assert np.isfinite(loss.data) and np.isfinite(x.grad).all()
+
+
+def test_cross_entropy_errors_name_the_problem():
+    logits = Tensor(np.zeros((2, 4)))
+    with pytest.raises(IndexError, match="target id 9 is out of range for 4 classes"):
+        F.cross_entropy(logits, np.array([1, 9]))
+    with pytest.raises(TypeError, match="targets must be integer class ids"):
+        F.cross_entropy(logits, np.array([1.0, 2.0]))
+    with pytest.raises(ShapeError, match=r"targets of shape \(3,\) do not match logits of shape \(2, 4\)"):
+        F.cross_entropy(logits, np.array([1, 2, 3]))
+    with pytest.raises(ValueError, match="reduction must be"):
+        F.cross_entropy(logits, np.array([1, 2]), reduction="avg")
+
+
+def test_cross_entropy_ignores_padding_entirely():
+    x = Tensor(np.random.default_rng(0).standard_normal((3, 5)), requires_grad=True)
+    F.cross_entropy(x, np.array([1, -100, 4]), ignore_index=-100).backward()
+    np.testing.assert_array_equal(x.grad[1], 0.0)
+    all_ignored = F.cross_entropy(x, np.array([-100, -100, -100]), ignore_index=-100)
+    assert all_ignored.item() == 0.0

@@ -1,0 +1,156 @@
+"""Fixed gradient-check cases for every registered primitive, and value sampling by domain.
+
+``tinygrad-rnn gradcheck`` walks these cases; the test suite runs them too and adds
+hypothesis-drawn shapes on top. A primitive without a case here fails the coverage test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import functional as F
+from . import ops
+from .gradcheck import compare_gradients, first_derivative
+from .tensor import Tensor
+
+
+def sample(domain: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """float64 values in ``shape`` that keep finite differences away from kinks, poles and ties."""
+    if domain == "positive":
+        return rng.uniform(0.5, 2.0, shape)
+    if domain in ("nonzero", "kink0"):
+        return rng.choice([-1.0, 1.0], shape) * rng.uniform(0.3, 2.0, shape)
+    if domain == "distinct":
+        size = int(np.prod(shape, dtype=int))
+        return (rng.permutation(size) * 0.1 - size * 0.05 + rng.uniform(0, 0.01, size)).reshape(shape)
+    if domain == "clip":  # for clip(x, -1, 1): stay 0.2 away from both bounds
+        bands = rng.integers(0, 3, shape)
+        lows, mids, highs = rng.uniform(-2, -1.2, shape), rng.uniform(-0.8, 0.8, shape), rng.uniform(1.2, 2, shape)
+        return np.choose(bands, [lows, mids, highs])
+    return rng.uniform(-2.0, 2.0, shape)
+
+
+@dataclass
+class OpCase:
+    """One primitive applied to inputs of given shapes; ``fn`` takes Tensors, returns a Tensor."""
+
+    op: str
+    label: str
+    fn: Callable[..., Tensor]
+    shapes: tuple[tuple[int, ...], ...]
+    domains: tuple[str, ...] = ()
+    eps: float = 1e-6  # a coarser step for ops that round through float32
+    atol: float = 1e-5
+
+    def inputs(self, rng: np.random.Generator) -> list[Tensor]:
+        doms = self.domains or ("any",) * len(self.shapes)
+        return [Tensor(sample(d, s, rng), requires_grad=True) for d, s in zip(doms, self.shapes)]
+
+
+def _binary(op, name):
+    dom = ops.Div.domains if name == "div" else (("positive", "any") if name == "pow" else ())
+    return [
+        OpCase(name, "same shape", op, ((3, 4), (3, 4)), dom),
+        OpCase(name, "broadcast", op, ((2, 3, 1), (4,)), dom),
+        OpCase(name, "0-d and vector", op, ((), (3,)), dom),
+        OpCase(name, "size-1", op, ((1,), (1, 1)), dom),
+    ]
+
+
+def _unary(name, fn, domain="any"):
+    return [
+        OpCase(name, "matrix", fn, ((3, 4),), (domain,)),
+        OpCase(name, "0-d", fn, ((),), (domain,)),
+        OpCase(name, "size-1", fn, ((1, 1, 1),), (domain,)),
+    ]
+
+
+_IDX = np.array([2, 0, 2, 1])
+_TARGETS = np.array([[1, 4, 0], [3, 3, 2]])
+
+CASES: list[OpCase] = [
+    *_binary(lambda a, b: a + b, "add"),
+    *_binary(lambda a, b: a - b, "sub"),
+    *_binary(lambda a, b: a * b, "mul"),
+    *_binary(lambda a, b: a / b, "div"),
+    *_binary(lambda a, b: a ** b, "pow"),
+    *_unary("neg", lambda x: -x),
+    *_unary("pow_scalar", lambda x: x ** 2.5, "positive"),
+    OpCase("pow_scalar", "square", lambda x: x ** 2, ((4,),)),
+    *_unary("exp", F.exp),
+    *_unary("log", F.log, "positive"),
+    *_unary("sqrt", F.sqrt, "positive"),
+    *_unary("tanh", F.tanh),
+    *_unary("sigmoid", F.sigmoid),
+    *_unary("relu", F.relu, "kink0"),
+    *_unary("abs", F.abs, "kink0"),
+    *_unary("clip", lambda x: F.clip(x, -1.0, 1.0), "clip"),
+    OpCase("where", "broadcast", lambda a, b: F.where(np.array([True, False, True]), a, b), ((2, 3), (1,))),
+    OpCase("where", "0-d", lambda a, b: F.where(np.array(False), a, b), ((), ())),
+    OpCase("cast", "to float32", lambda x: x.astype(np.float32) * 3.0, ((3,),), eps=1e-2, atol=1e-4),
+    OpCase("cast", "to float64", lambda x: (x * x).astype(np.float64), ((2, 2),)),
+    OpCase("matmul", "matrix @ matrix", lambda a, b: a @ b, ((3, 4), (4, 2))),
+    OpCase("matmul", "vector @ vector", lambda a, b: a @ b, ((4,), (4,))),
+    OpCase("matmul", "vector @ batch", lambda a, b: a @ b, ((4,), (2, 4, 3))),
+    OpCase("matmul", "batch @ vector", lambda a, b: a @ b, ((2, 3, 4), (4,))),
+    OpCase("matmul", "broadcast batch", lambda a, b: a @ b, ((2, 1, 3, 4), (5, 4, 2))),
+    OpCase("reshape", "matrix to 3-d", lambda x: x.reshape(2, 3, 2), ((3, 4),)),
+    OpCase("reshape", "0-d to (1, 1)", lambda x: x.reshape(1, 1), ((),)),
+    OpCase("transpose", "permute 3-d", lambda x: x.transpose(2, 0, 1), ((2, 3, 4),)),
+    OpCase("transpose", ".T", lambda x: x.T, ((3, 4),)),
+    OpCase("broadcast_to", "add axes", lambda x: x.broadcast_to((2, 3, 4)), ((3, 1),)),
+    OpCase("broadcast_to", "0-d", lambda x: x.broadcast_to((3,)), ((),)),
+    OpCase("getitem", "slice", lambda x: x[1:, ::2], ((3, 4),)),
+    OpCase("getitem", "repeated ids", lambda x: x[_IDX], ((3, 2),)),
+    OpCase("getitem", "row and column ids", lambda x: x[_IDX, np.array([0, 1, 1, 0])], ((3, 2),)),
+    OpCase("scatter_add", "repeated ids", lambda g: ops.ScatterAdd.apply(g, index=_IDX, shape=(3, 2)), ((4, 2),)),
+    OpCase("scatter_add", "slice", lambda g: ops.ScatterAdd.apply(g, index=(slice(1, 3),), shape=(4,)), ((2,),)),
+    OpCase("cat", "axis 1", lambda a, b: F.cat([a, b], axis=1), ((2, 3), (2, 1))),
+    OpCase("cat", "axis 0, vectors", lambda a, b, c: F.cat([a, b, c]), ((2,), (1,), (3,))),
+    OpCase("stack", "axis 0", lambda a, b: F.stack([a, b]), ((2, 3), (2, 3))),
+    OpCase("stack", "axis -1, 0-d", lambda a, b: F.stack([a, b], axis=-1), ((), ())),
+    OpCase("sum", "all", lambda x: x.sum(), ((3, 4),)),
+    OpCase("sum", "axis 1 keepdims", lambda x: x.sum(axis=1, keepdims=True), ((2, 3, 4),)),
+    OpCase("sum", "axes (0, 2)", lambda x: x.sum(axis=(0, 2)), ((2, 3, 4),)),
+    OpCase("sum", "0-d", lambda x: x.sum(), ((),)),
+    OpCase("max", "all", lambda x: x.max(), ((3, 4),), ("distinct",)),
+    OpCase("max", "axis -1 keepdims", lambda x: x.max(axis=-1, keepdims=True), ((2, 3, 4),), ("distinct",)),
+    OpCase("max", "0-d", lambda x: x.max(), ((),), ("distinct",)),
+    OpCase("softmax", "last axis", lambda x: F.softmax(x), ((3, 5),)),
+    OpCase("softmax", "axis 0", lambda x: F.softmax(x, axis=0), ((3, 2, 2),)),
+    OpCase("log_softmax", "last axis", lambda x: F.log_softmax(x), ((3, 5),)),
+    OpCase("log_softmax", "axis 1", lambda x: F.log_softmax(x, axis=1), ((2, 3, 2),)),
+    OpCase("cross_entropy", "mean", lambda x: F.cross_entropy(x, _TARGETS), ((2, 3, 5),)),
+    OpCase("cross_entropy", "sum", lambda x: F.cross_entropy(x, _TARGETS[0], reduction="sum"), ((3, 5),)),
+    OpCase("cross_entropy", "none, ignore_index",
+           lambda x: F.cross_entropy(x, _TARGETS, reduction="none", ignore_index=3), ((2, 3, 5),)),
+]
+
+
+@dataclass
+class CaseResult:
+    """First- and second-order comparison of one case: worst errors over all its inputs."""
+
+    case: OpCase
+    abs_err: float
+    rel_err: float
+    abs_err2: float
+    ok: bool
+
+
+def check_case(case: OpCase, seed: int = 0) -> CaseResult:
+    """Run gradcheck's comparison on a case, to first and to second order."""
+    inputs = case.inputs(np.random.default_rng(seed))
+    tol = {"eps": case.eps, "atol": case.atol, "seed": seed}
+    first = compare_gradients(case.fn, inputs, **tol)
+    second = compare_gradients(first_derivative(case.fn, inputs, seed), inputs, **tol)
+    return CaseResult(
+        case,
+        max(c.max_abs_err for c in first),
+        max(c.max_rel_err for c in first),
+        max(c.max_abs_err for c in second),
+        all(c.ok for c in first + second),
+    )

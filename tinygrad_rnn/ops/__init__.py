@@ -1,0 +1,31 @@
+"""The built-in primitives; importing this package registers every one of them."""
+
+from .elementwise import (
+    Abs,
+    Add,
+    Cast,
+    Clip,
+    Div,
+    Exp,
+    Log,
+    Mul,
+    Neg,
+    Pow,
+    PowScalar,
+    Relu,
+    Sigmoid,
+    Sqrt,
+    Sub,
+    Tanh,
+    Where,
+)
+from .matmul import MatMul
+from .movement import BroadcastTo, Cat, GetItem, Reshape, ScatterAdd, Stack, Transpose
+from .reduce import Max, Sum
+from .softmax import CrossEntropy, LogSoftmax, Softmax
+
+__all__ = [
+    "Abs", "Add", "BroadcastTo", "Cast", "Cat", "Clip", "CrossEntropy", "Div", "Exp", "GetItem",
+    "Log", "LogSoftmax", "MatMul", "Max", "Mul", "Neg", "Pow", "PowScalar", "Relu", "Reshape",
+    "ScatterAdd", "Sigmoid", "Softmax", "Sqrt", "Stack", "Sub", "Sum", "Tanh", "Transpose", "Where",
+]

@@ -1,0 +1,39 @@
+"""Matrix product: 1-D, 2-D and batched N-D with broadcast batch dimensions, like ``numpy.matmul``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..function import Function, register
+from ..shapes import ShapeError, unbroadcast
+
+
+@register
+class MatMul(Function):
+    """d(x @ y) = grad @ yᵀ, xᵀ @ grad (vectors promoted to matrices, batch dims summed back)"""
+
+    def forward(self, x, y):
+        xs, ys = np.shape(x), np.shape(y)
+        if len(xs) == 0 or len(ys) == 0:
+            raise ShapeError(f"matmul: both operands need at least 1 dimension, got {xs} @ {ys}")
+        if xs[-1] != ys[0 if len(ys) == 1 else -2]:
+            raise ShapeError(f"matmul: inner dims differ, {xs} @ {ys}")
+        self.save_for_backward(x, y)
+        return np.matmul(x, y)
+
+    def backward(self, grad):
+        x, y = self.saved
+        x2 = x.reshape((1,) + x.shape) if x.ndim == 1 else x
+        y2 = y.reshape(y.shape + (1,)) if y.ndim == 1 else y
+        # the output lost the promoted axes: put them back so both products are plain matmuls
+        if x.ndim == 1:
+            at = grad.ndim - 1 if y.ndim > 1 else grad.ndim
+            grad = grad.reshape(grad.shape[:at] + (1,) + grad.shape[at:])
+        if y.ndim == 1:
+            grad = grad.reshape(grad.shape + (1,))
+        gx = gy = None
+        if self.needs_input_grad[0]:
+            gx = unbroadcast(grad @ y2.swapaxes(-1, -2), x2.shape).reshape(x.shape)
+        if self.needs_input_grad[1]:
+            gy = unbroadcast(x2.swapaxes(-1, -2) @ grad, y2.shape).reshape(y.shape)
+        return gx, gy
