@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tinygrad_rnn import REGISTRY, Function, cli, op_cases
 
@@ -41,3 +47,102 @@ def test_unknown_primitive_is_a_one_line_error_with_exit_2():
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("tinygrad-rnn gradcheck: error: unknown primitive 'nope'")
     assert "Traceback" not in proc.stderr
+
+
+FIXTURE = str(Path(__file__).parent / "fixtures" / "comments.csv")
+SMALL = ["--vocab-size", "60", "--hidden", "8", "--no-progress"]
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "tinygrad_rnn", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+def assert_one_line_error(proc, *fragments):
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    for fragment in fragments:
+        assert fragment in last, last
+
+
+def test_train_on_the_builtin_corpus_then_generate(tmp_path):
+    out = tmp_path / "run"
+    proc = run_cli("train", "--max-sentences", "40", "--vocab-size", "300", "--hidden", "12", "--epochs", "2",
+                   "--lr", "0.01", "--out", str(out), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    losses = [float(line.split("loss ")[1].split()[0]) for line in proc.stdout.splitlines()
+              if line.startswith("epoch ")]
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    gen = run_cli("generate", "--checkpoint", str(out), "-n", "4", "--seed", "1", "--min-length", "2",
+                  "--max-length", "6")
+    assert gen.returncode == 0, gen.stderr
+    lines = gen.stdout.strip().splitlines()
+    assert len(lines) == 4
+    assert all("UNKNOWN_TOKEN" not in line and "SENTENCE_" not in line for line in lines)
+
+
+@pytest.mark.parametrize("content, fragment", [
+    (b"", "the file is empty"),
+    (b"body\n\xff\xfe\n", "not UTF-8"),
+    (b'body\n"a\x00b"\n', "malformed CSV"),
+    (b"body\nok\nyes.\n", "no usable sentences"),
+])
+def test_train_rejects_bad_csv_in_one_line(tmp_path, content, fragment):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    assert_one_line_error(run_cli("train", "--data", str(path), "--out", str(tmp_path / "o"), *SMALL),
+                          str(path), fragment)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--vocab-size", "3"], "--vocab-size must be >= 4"),
+    (["--hidden", "0"], "--hidden must be >= 1"),
+    (["--data", "missing.csv"], "missing.csv: no such file"),
+])
+def test_train_rejects_bad_options_in_one_line(tmp_path, args, fragment):
+    assert_one_line_error(run_cli("train", "--out", str(tmp_path / "o"), "--no-progress", *args), fragment)
+
+
+def test_bad_checkpoints_end_in_one_line_and_good_ones_survive(tmp_path):
+    out = tmp_path / "run"
+    assert run_cli("train", "--data", FIXTURE, "--epochs", "1", "--out", str(out), *SMALL).returncode == 0
+    good = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert_one_line_error(run_cli("generate", "--checkpoint", str(tmp_path / "nope")), "no such directory")
+    assert_one_line_error(run_cli("train", "--data", FIXTURE, "--out", str(out), *SMALL), "already holds")
+    (out / "model.npz").write_bytes(good["model.npz"][:100])
+    assert_one_line_error(run_cli("generate", "--checkpoint", str(out)), "model.npz", "truncated or corrupted")
+    assert_one_line_error(run_cli("train", "--resume", str(out), "--epochs", "3"), "truncated or corrupted")
+    (out / "model.npz").write_bytes(good["model.npz"])
+    assert_one_line_error(run_cli("train", "--resume", str(out), "--hidden", "9"), "cannot be changed when resuming")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == good
+
+
+def test_sigint_saves_a_checkpoint_that_resumes(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "tinygrad_rnn", "train", "--data", FIXTURE, "--epochs", "100000",
+                             "--out", str(out), *SMALL], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / "checkpoint.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert f"tinygrad-rnn train --resume {out}" in err.strip().splitlines()[-1]
+    meta = json.loads((out / "checkpoint.json").read_text())
+    resumed = run_cli("train", "--resume", str(out), "--epochs", str(meta["epoch"] + 1), "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((out / "checkpoint.json").read_text())["epoch"] == meta["epoch"] + 1
+
+
+def test_plot_writes_a_png_or_says_how_to_install_matplotlib(tmp_path):
+    out = tmp_path / "run"
+    assert run_cli("train", "--data", FIXTURE, "--epochs", "2", "--out", str(out), *SMALL).returncode == 0
+    proc = run_cli("plot", str(out))
+    if importlib.util.find_spec("matplotlib") is None:
+        assert_one_line_error(proc, "pip install 'tinygrad_rnn[plot]'")
+    else:
+        assert proc.returncode == 0, proc.stderr
+        assert (out / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import seeds
 
 import tinygrad_rnn.functional as F
 from tinygrad_rnn import gradcheck, gradgradcheck
+
+from strategies import seeds
 
 # bounded, smooth operations so any composition stays well-conditioned
 UNARY = [F.tanh, F.sigmoid, lambda x: x * 0.5, lambda x: -x]

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import axis_args, broadcastable, make_inputs, seeds, shapes
 
 import tinygrad_rnn.functional as F
 from tinygrad_rnn import REGISTRY, Tensor, gradcheck, gradgradcheck, ops
 from tinygrad_rnn.op_cases import CASES, check_case
+
+from strategies import axis_args, broadcastable, make_inputs, seeds, shapes
 
 TESTED: set[str] = set()
 

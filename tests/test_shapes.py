@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import broadcastable, seeds, shapes
 
 from tinygrad_rnn.shapes import ShapeError, normalize_axis, unbroadcast
+
+from strategies import broadcastable, seeds, shapes
 
 
 @given(broadcastable(2), seeds)

@@ -10,6 +10,7 @@ import numpy as np
 from . import grad_mode
 from .function import Function
 from .shapes import ShapeError, unbroadcast
+from .sparse import IndexedGrad, densify
 from .tensor import Tensor
 
 
@@ -24,7 +25,9 @@ def backward(tensor: Tensor, grad=None, retain_graph: bool = False, create_graph
     leaves, _ = _run([tensor], [seed], retain_graph or create_graph, create_graph, set())
     for leaf, g in leaves.values():
         g = g.data if isinstance(g, Tensor) else g
-        if leaf.grad is None:
+        if type(g) is IndexedGrad:
+            leaf.grad = g.dense() if leaf.grad is None else g.add_to(leaf.grad)
+        elif leaf.grad is None:
             leaf.grad = np.array(g, dtype=leaf.dtype, order="C")
         else:
             leaf.grad += g
@@ -59,7 +62,7 @@ def grad(
     leaves, captured = _run(outputs, seeds, retain_graph or create_graph, create_graph, targets)
     result = []
     for i, t in enumerate(inputs):
-        g = captured.get(t._ctx) if t._ctx is not None else leaves.get(id(t), (None, None))[1]
+        g = densify(captured.get(t._ctx) if t._ctx is not None else leaves.get(id(t), (None, None))[1])
         if g is None:
             if not allow_unused:
                 raise RuntimeError(
@@ -140,6 +143,8 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets: set):
                     f"backward through {node.name} a second time: its graph was already freed; "
                     "pass retain_graph=True to the first backward"
                 )
+            if type(g) is IndexedGrad:
+                g = g.dense()
             grads = _call_vjp(node, g) if graph_mode else node.backward(g)
             if type(grads) is not tuple:
                 grads = (grads,)

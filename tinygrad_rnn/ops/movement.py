@@ -6,6 +6,7 @@ import numpy as np
 
 from ..function import Function, register
 from ..shapes import ShapeError
+from ..sparse import IndexedGrad, is_advanced
 
 
 @register
@@ -54,11 +55,6 @@ class BroadcastTo(Function):
         return (grad,)
 
 
-def _is_advanced(index) -> bool:
-    parts = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(p, np.ndarray) and (p.ndim > 0 or p.dtype == bool) for p in parts)
-
-
 @register
 class GetItem(Function):
     """d x[index] = grad scattered (added) into zeros of x's shape, so repeated indices accumulate"""
@@ -74,6 +70,8 @@ class GetItem(Function):
             raise IndexError(f"getitem: index {index!r} is invalid for shape {x.shape}: {e}") from None
 
     def backward(self, grad):
+        if isinstance(grad, np.ndarray | np.generic):  # first order: keep it sparse until needed
+            return (IndexedGrad(self.in_shape, grad.dtype, [(self.saved[0], grad)]),)
         return (ScatterAdd.dispatch(grad, index=self.saved[0], shape=self.in_shape),)
 
 
@@ -86,7 +84,7 @@ class ScatterAdd(Function):
     def forward(self, g, index, shape):
         self.save_for_backward(index)
         out = np.zeros(shape, dtype=g.dtype)
-        if _is_advanced(index):
+        if is_advanced(index):
             np.add.at(out, index, g)
         else:
             out[index] = g  # basic indexing selects each element at most once

@@ -1,0 +1,152 @@
+"""Training: the loss falls, checkpoints are complete and atomic, resumption is bit-identical."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinygrad_rnn import checkpoint, train
+from tinygrad_rnn.checkpoint import CheckpointError
+from tinygrad_rnn.data import DataError
+from tinygrad_rnn.train import ConfigError, TrainConfig, Trainer
+
+FIXTURE = str(Path(__file__).parent / "fixtures" / "comments.csv")
+
+
+def small(**kw) -> TrainConfig:
+    base = dict(data=FIXTURE, vocab_size=60, hidden=8, epochs=3, lr=0.05, seed=3)
+    return TrainConfig(**{**base, **kw})
+
+
+def quiet(_msg):
+    pass
+
+
+def interrupted_after(directory, config, steps):
+    """Run until ``steps`` batches are done, then stop as Ctrl-C would (after the current batch)."""
+    trainer = Trainer(config, Path(directory), progress=False, log=quiet)
+    original, done = trainer.train_step, []
+
+    def step(indices):
+        out = original(indices)
+        done.append(1)
+        if len(done) == steps:
+            trainer._stop.set()
+        return out
+
+    trainer.train_step = step
+    return trainer.run()
+
+
+def test_fit_lowers_the_loss_and_writes_a_checkpoint(tmp_path):
+    result = train.fit(small(epochs=4), tmp_path / "run", progress=False, log=quiet)
+    losses = [h["loss"] for h in result.history]
+    assert len(losses) == 5 and losses[-1] < losses[0]
+    files = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"model.npz", "optimizer.npz", "checkpoint.json", "losses.csv"} <= files
+    meta, arrays, _ = checkpoint.load(tmp_path / "run")
+    assert set(arrays) == {"U", "V", "W"} and meta["epoch"] == 4
+    assert all(a.dtype.kind == "f" for a in arrays.values())
+    lines = (tmp_path / "run" / "losses.csv").read_text().splitlines()
+    assert lines[0] == "epoch,sentences_seen,loss,lr" and len(lines) == 6
+
+
+@pytest.mark.parametrize("options", [
+    dict(),
+    dict(batch_size=3, optimizer="adam", lr=0.01, clip=1.0),
+    dict(shuffle=True, bptt_truncate=None, dtype="float32", evaluate_every=2),
+])
+@pytest.mark.parametrize("stop_after", [1, 5])
+def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, options, stop_after):
+    config = small(**options)
+    whole = train.fit(config, tmp_path / "whole", progress=False, log=quiet)
+    first = interrupted_after(tmp_path / "cut", small(**options), stop_after)
+    assert first.interrupted
+    meta = json.loads((tmp_path / "cut" / "checkpoint.json").read_text())
+    assert (meta["epoch"], meta["position"]) != (config.epochs, 0)
+    resumed = train.resume(tmp_path / "cut", progress=False, log=quiet)
+    assert not resumed.interrupted
+    for name, p in whole.model.named_parameters():
+        np.testing.assert_array_equal(p.data, dict(resumed.model.named_parameters())[name].data, err_msg=name)
+    assert resumed.history == whole.history
+
+
+def test_resume_can_extend_the_epochs(tmp_path):
+    train.fit(small(epochs=2), tmp_path / "a", progress=False, log=quiet)
+    longer = train.resume(tmp_path / "a", epochs=4, progress=False, log=quiet)
+    straight = train.fit(small(epochs=4), tmp_path / "b", progress=False, log=quiet)
+    np.testing.assert_array_equal(longer.model.W.data, straight.model.W.data)
+    with pytest.raises(ConfigError, match="fewer than the 4 epochs already done"):
+        train.resume(tmp_path / "a", epochs=1, progress=False, log=quiet)
+
+
+def test_an_existing_checkpoint_is_never_overwritten_by_a_new_run(tmp_path):
+    train.fit(small(epochs=1), tmp_path / "run", progress=False, log=quiet)
+    before = (tmp_path / "run" / "model.npz").read_bytes()
+    with pytest.raises(ConfigError, match="already holds a checkpoint"):
+        train.fit(small(epochs=1), tmp_path / "run", progress=False, log=quiet)
+    assert (tmp_path / "run" / "model.npz").read_bytes() == before
+
+
+def test_corrupted_and_truncated_checkpoints_are_refused(tmp_path):
+    train.fit(small(epochs=1), tmp_path / "run", progress=False, log=quiet)
+    model = tmp_path / "run" / "model.npz"
+    good = model.read_bytes()
+    model.write_bytes(good[: len(good) // 2])
+    with pytest.raises(CheckpointError, match="model.npz: does not match checkpoint.json"):
+        train.load_model(tmp_path / "run")
+    model.write_bytes(good)
+    (tmp_path / "run" / "checkpoint.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="checkpoint.json: corrupted"):
+        train.load_model(tmp_path / "run")
+    with pytest.raises(CheckpointError, match="not a checkpoint directory"):
+        train.load_model(tmp_path)
+
+
+def test_object_arrays_are_refused_on_save_and_load(tmp_path):
+    with pytest.raises(CheckpointError, match="object arrays"):
+        checkpoint.npz_bytes({"U": np.array([None])})
+    path = tmp_path / "pickled.npz"
+    np.savez(path, U=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(CheckpointError, match="unreadable"):
+        checkpoint.read_npz(path)
+
+
+def test_checkpoint_of_another_shape_is_refused(tmp_path):
+    train.fit(small(epochs=1), tmp_path / "run", progress=False, log=quiet)
+    meta, arrays, opt = checkpoint.load(tmp_path / "run")
+    arrays["W"] = np.zeros((3, 3))
+    checkpoint.save(tmp_path / "run", arrays, opt, {k: v for k, v in meta.items() if "sha256" not in k})
+    with pytest.raises(CheckpointError, match=r"'W' has shape \(3, 3\), the model expects \(8, 8\)"):
+        train.load_model(tmp_path / "run")
+
+
+def test_resume_refuses_changed_data(tmp_path):
+    copy = tmp_path / "data.csv"
+    copy.write_text(Path(FIXTURE).read_text("utf-8"), "utf-8")
+    train.fit(small(epochs=1, data=str(copy)), tmp_path / "run", progress=False, log=quiet)
+    copy.write_text(Path(FIXTURE).read_text("utf-8") + '"A brand new comment with several new words in it."\n')
+    with pytest.raises(DataError, match="differ from those of the checkpoint"):
+        train.resume(tmp_path / "run", epochs=2, progress=False, log=quiet)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("vocab_size", 3, "--vocab-size must be >= 4"),
+    ("hidden", 0, "--hidden must be >= 1"),
+    ("lr", -1.0, "--lr must be a positive number"),
+    ("optimizer", "rmsprop", "--optimizer must be 'sgd' or 'adam'"),
+    ("bptt_truncate", -2, "--bptt-truncate must be >= 0"),
+])
+def test_bad_options_are_named(field, value, message):
+    with pytest.raises(ConfigError, match=message):
+        small(**{field: value}).check()
+
+
+def test_max_sentences_keeps_the_whole_vocabulary():
+    all_sentences = Trainer(small(), None, progress=False, log=quiet)
+    first_two = Trainer(small(max_sentences=2), None, progress=False, log=quiet)
+    assert len(first_two.pairs) == 2 and len(all_sentences.pairs) > 2
+    assert first_two.vocab.index_to_word == all_sentences.vocab.index_to_word
