@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import tinygrad_rnn.functional as F
 from tinygrad_rnn import REGISTRY, Tensor, gradcheck, gradgradcheck, ops
-from tinygrad_rnn.op_cases import CASES, check_case
+from tinygrad_rnn.op_cases import CASES, MODEL_CASES, check_case
 
 from strategies import axis_args, broadcastable, make_inputs, seeds, shapes
 
@@ -261,6 +261,6 @@ def test_every_registered_primitive_has_a_cli_case():
     assert {c.op for c in CASES} == set(REGISTRY)
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.op}-{c.label}")
+@pytest.mark.parametrize("case", CASES + MODEL_CASES, ids=lambda c: f"{c.op}-{c.label}")
 def test_fixed_case_passes_to_second_order(case):
     assert check_case(case).ok

@@ -16,13 +16,14 @@ class CLIError(Exception):
 def cmd_gradcheck(args: argparse.Namespace) -> int:
     """Check every primitive's gradient (first and second order) against finite differences."""
     from .function import REGISTRY
-    from .op_cases import CASES, check_case
+    from .op_cases import CASES, MODEL_CASES, check_case
 
-    names = args.op or sorted(REGISTRY)
-    unknown = [n for n in names if n not in REGISTRY]
+    known = sorted(REGISTRY) + [c.op for c in MODEL_CASES]
+    names = args.op or known
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise CLIError(f"unknown primitive {unknown[0]!r}; known: {', '.join(sorted(REGISTRY))}")
-    rows = [check_case(c, args.seed) for c in CASES if c.op in names]
+        raise CLIError(f"unknown primitive {unknown[0]!r}; known: {', '.join(known)}")
+    rows = [check_case(c, args.seed) for c in CASES + MODEL_CASES if c.op in names]
     header = ("primitive", "case", "shapes", "max abs err", "max rel err", "2nd-order abs err", "result")
     table = [header] + [
         (
@@ -38,7 +39,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
             print("  ".join("-" * w for w in widths))
     failed = [r for r in rows if not r.ok]
     covered = {r.case.op for r in rows}
-    print(f"\n{len(rows) - len(failed)}/{len(rows)} cases passed over {len(covered)} primitives"
+    print(f"\n{len(rows) - len(failed)}/{len(rows)} cases passed over {len(covered)} primitives and models"
           + (f"; FAILED: {', '.join(sorted({r.case.op for r in failed}))}" if failed else ""))
     return 1 if failed else 0
 

@@ -130,6 +130,29 @@ CASES: list[OpCase] = [
 ]
 
 
+def _rnnlm_loss(u, v, w):
+    from .models import RNNLM
+
+    model = RNNLM(5, 3)
+    model.U, model.V, model.W = u, v, w  # the checked tensors stand in for the parameters
+    return model.loss(np.array([0, 3, 1, 4, 2]), np.array([3, 1, 4, 2, 0]))
+
+
+def _rnn_states(x, h0, w_ih, w_hh, b):
+    from .nn import RNN
+
+    rnn = RNN(3, 4)
+    rnn.weight_ih, rnn.weight_hh, rnn.bias = w_ih, w_hh, b
+    return rnn(x, h0)[0]
+
+
+# Models built from the primitives, checked the same way (not primitives: kept out of the registry sweep).
+MODEL_CASES: list[OpCase] = [
+    OpCase("rnnlm", "full BPTT loss (U, V, W)", _rnnlm_loss, ((3, 5), (5, 3), (3, 3))),
+    OpCase("rnn", "nn.RNN states (x, h0, W_ih, W_hh, b)", _rnn_states, ((4, 3), (4,), (4, 3), (4, 4), (4,))),
+]
+
+
 @dataclass
 class CaseResult:
     """First- and second-order comparison of one case: worst errors over all its inputs."""
