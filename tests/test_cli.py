@@ -146,3 +146,24 @@ def test_plot_writes_a_png_or_says_how_to_install_matplotlib(tmp_path):
     else:
         assert proc.returncode == 0, proc.stderr
         assert (out / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_prints_the_table_and_agrees(tmp_path):
+    proc = run_cli("compare", "--data", FIXTURE, "--sentences", "3", "--vocab-size", "80", "--hidden", "10",
+                   "--repeats", "2")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for fragment in ("| dU |", "| dW |", "| dV |", "loss per token", "seconds per sentence", "speed-up",
+                     "lines of model code", "verdict: same gradients"):
+        assert fragment in out
+    assert out.strip().splitlines()[-1].startswith("verdict:")
+
+
+def test_compare_exits_1_when_gradients_disagree(capsys, monkeypatch):
+    from tinygrad_rnn.reference import GateRNN
+
+    real = GateRNN.bptt
+    monkeypatch.setattr(GateRNN, "bptt", lambda self, x, y: tuple(g * 1.001 for g in real(self, x, y)))
+    assert cli.main(["compare", "--data", FIXTURE, "--sentences", "2", "--vocab-size", "50", "--hidden", "6",
+                     "--repeats", "1"]) == 1
+    assert "verdict: DIFFERENT gradients" in capsys.readouterr().out

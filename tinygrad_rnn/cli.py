@@ -96,6 +96,41 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Both RNN versions on the same sentences from the same weights: gradients, losses, speed, code."""
+    from . import data
+    from .compare import PARAMETERS, compare
+
+    if args.sentences < 1 or args.hidden < 1 or args.vocab_size < 4 or args.repeats < 1:
+        raise CLIError("--sentences, --hidden and --repeats must be >= 1, --vocab-size >= 4")
+    if args.bptt_truncate is not None and args.bptt_truncate < 0:
+        raise CLIError(f"--bptt-truncate must be >= 0 or 'full', got {args.bptt_truncate}")
+    sentences = data.load_corpus(args.data)
+    vocab = data.Vocabulary.build(sentences, args.vocab_size)
+    pairs = data.encode_sentences(sentences[: args.sentences], vocab)
+    c = compare(pairs, len(vocab), args.hidden, args.bptt_truncate, args.seed, args.repeats)
+    source = args.data or "the built-in corpus"
+    truncation = "full" if args.bptt_truncate is None else args.bptt_truncate
+    print(f"{c.sentences} sentences ({c.tokens} tokens) of {source}; vocabulary {len(vocab)}, hidden {args.hidden}, "
+          f"bptt_truncate {truncation}, float64, same initial weights (seed {args.seed})\n")
+    print("| gradient | max abs difference | relative to the largest entry |")
+    print("|---|---:|---:|")
+    for n in PARAMETERS:
+        print(f"| d{n} | {c.abs_diff[n]:.2e} | {c.rel_diff[n]:.2e} |")
+    print("\n| | hand-written gates (reference) | tape (RNNLM) |")
+    print("|---|---:|---:|")
+    print(f"| loss per token | {c.loss_gate:.6f} | {c.loss_tape:.6f} |")
+    print(f"| seconds per sentence, loss + gradients (median of {args.repeats}) | {c.seconds_gate:.5f} | "
+          f"{c.seconds_tape:.5f} |")
+    print(f"| speed-up | 1× | {c.speedup:.0f}× |")
+    print(f"| lines of model code | {c.lines_gate} | {c.lines_tape} |")
+    agree = c.worst_rel <= 1e-8
+    print(f"\nverdict: {'same' if agree else 'DIFFERENT'} gradients (worst relative difference {c.worst_rel:.1e}"
+          f"{'' if agree else ', above 1e-8'}); the tape is {c.speedup:.0f}× faster with "
+          f"{c.lines_tape} lines of model code against {c.lines_gate}")
+    return 0 if agree else 1
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from .plot import plot_losses
 
@@ -151,6 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-length", type=int, default=1, help="resample sentences shorter than this (words)")
     p.add_argument("--max-length", type=int, default=50, help="cut sentences longer than this (words)")
     p.set_defaults(run=cmd_generate)
+
+    p = sub.add_parser("compare", help="the tape RNN beside the hand-written gate version: gradients and speed")
+    p.add_argument("--data", metavar="CSV", help="comments in the tutorial's CSV format (default: built-in corpus)")
+    p.add_argument("--sentences", type=int, default=5, metavar="N", help="compare on the first N sentences (default 5)")
+    p.add_argument("--vocab-size", type=int, default=8000, help="largest vocabulary (default 8000)")
+    p.add_argument("--hidden", type=int, default=100, help="hidden units (default 100)")
+    p.add_argument("--bptt-truncate", type=_truncate, default=4, metavar="K|full", help="default 4")
+    p.add_argument("--seed", type=int, default=0, help="seed for the shared initial weights (default 0)")
+    p.add_argument("--repeats", type=int, default=3, help="timing runs, interleaved; the median is shown (default 3)")
+    p.set_defaults(run=cmd_compare)
 
     p = sub.add_parser("plot", help="write the loss curve of a run as a PNG (needs matplotlib)")
     p.add_argument("dir", metavar="DIR")
