@@ -106,6 +106,16 @@ def test_matmul_handles_vectors_and_broadcast_batches(pair, seed):
     check(lambda a, b: a @ b, make_inputs(pair, ["any", "any"], seed), np.matmul)
 
 
+@covers("linear")
+@given(lead=shapes(max_dims=2, max_side=3), n_in=st.integers(1, 4), n_out=st.integers(1, 3), seed=seeds)
+def test_linear_is_x_times_w_transposed(lead, n_in, n_out, seed):
+    inputs = make_inputs([lead + (n_in,), (n_out, n_in)], ["any", "any"], seed)
+    check(lambda x, w: F.linear(x, w), inputs, lambda x, w: x @ w.T)
+    x, w = inputs
+    F.linear(x, w).sum().backward()
+    assert w.grad.flags.c_contiguous and w.grad.shape == (n_out, n_in)
+
+
 @covers("sum")
 @given(shape=shapes(), data=st.data(), keepdims=st.booleans(), seed=seeds)
 def test_sum_over_any_axes(shape, data, keepdims, seed):

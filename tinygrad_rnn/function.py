@@ -43,6 +43,8 @@ class Function:
     # Per-input value domains for the gradient sweep: "any", "positive", "nonzero", "kink0"
     # (away from a kink at zero), "distinct" (no ties). Only tests and the CLI read this.
     domains: tuple[str, ...] = ()
+    # True if backward handles a ``sparse.IndexedGrad`` itself; otherwise it is made dense first.
+    accepts_indexed_grad = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

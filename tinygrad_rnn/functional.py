@@ -44,6 +44,11 @@ def matmul(x, y) -> Tensor:
     return ops.MatMul.apply(x, y)
 
 
+def linear(x, w) -> Tensor:
+    """x @ wᵀ for x (..., in) and w (out, in): a layer's product, with w's gradient in w's own layout."""
+    return ops.Linear.apply(x, w)
+
+
 def where(cond, x, y) -> Tensor:
     """Elements of ``x`` where ``cond`` is true, else of ``y``; differentiable in ``x`` and ``y``."""
     return ops.Where.apply(cond, x, y)

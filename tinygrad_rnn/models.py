@@ -41,50 +41,53 @@ class RNNLM(Module):
     # --- the model ---------------------------------------------------------------------
     def hidden_states(self, x, h0=None) -> Tensor:
         """States s_t for ids (B, T): (B, T, H), recorded so that their gradient follows the truncation."""
-        x = self._ids(x, "x")
-        xu = self.U.T[x]  # one gather of U's columns for every step: U x_t with a one-hot x_t
-        k = self.bptt_truncate
-        if k is None or k >= x.shape[1] - 1 or not grad_mode.enabled:  # truncation only shapes gradients
-            return recurrence(xu, self.W, h0)[0]
-        return self._truncated_states(xu, k, h0)
+        ids = self._ids(x, "x")
+        return self._states(ids, h0).reshape(ids.shape + (self.hidden_dim,))
 
-    def _truncated_states(self, xu: Tensor, k: int, h0) -> Tensor:
-        """Recompute, for every t at once, the k+1 steps ending at t from the detached state s_{t-k-1}."""
+    def _states(self, ids: np.ndarray, h0=None, keep: np.ndarray | None = None) -> Tensor:
+        """States at the flat positions ``keep`` of (B, T) (all when None), as (N, H)."""
+        xu = self.U.T[ids]  # one gather of U's columns for every step: U x_t with a one-hot x_t
+        k = self.bptt_truncate
+        if k is None or k >= ids.shape[1] - 1 or not grad_mode.enabled:  # truncation only shapes gradients
+            states = recurrence(xu, self.W, h0)[0].reshape(ids.size, self.hidden_dim)
+            return states if keep is None else states[keep]
+        return self._truncated_states(xu, k, h0, np.arange(ids.size) if keep is None else keep)
+
+    def _truncated_states(self, xu: Tensor, k: int, h0, keep: np.ndarray) -> Tensor:
+        """Recompute, for every kept t at once, the k+1 steps ending at t from the detached state s_{t-k-1}."""
         batch, steps, hidden = xu.shape
         with no_grad():
             states = recurrence(xu, self.W, h0)[0].data
         start = np.zeros((batch, 1, hidden), xu.dtype) if h0 is None else np.asarray(Tensor(h0).data)[:, None]
         before = np.concatenate([np.broadcast_to(start, (batch, 1, hidden)), states[:, :-1]], axis=1)
-        t = np.arange(steps)
-        h = Tensor(before[:, np.maximum(t - k, 0)].reshape(batch * steps, hidden))
-        w_t = self.W.T
+        b, t = np.divmod(keep, steps)
+        h = Tensor(before[b, np.maximum(t - k, 0)])
         for j in range(k + 1):
             tau = t - k + j  # the step that window t takes at its j-th position
-            z = xu[:, np.maximum(tau, 0)].reshape(batch * steps, hidden) + h @ w_t
-            real = np.tile(tau >= 0, batch)[:, None]
+            z = xu[b, np.maximum(tau, 0)] + F.linear(h, self.W)
+            real = (tau >= 0)[:, None]
             h = z.tanh() if real.all() else F.where(real, z.tanh(), h)  # windows that start before 0 wait
-        return h.reshape(batch, steps, hidden)
+        return h
 
     def forward(self, x) -> Tensor:
         """Logits: (T, word_dim) for a sentence of ids, (B, T, word_dim) for a padded batch."""
         batched = np.ndim(x.data if isinstance(x, Tensor) else x) == 2
-        logits = self.hidden_states(x) @ self.V.T  # every step's output in one matmul
+        logits = F.linear(self.hidden_states(x), self.V)  # every step's output in one matmul
         return logits if batched else logits[0]
 
     def loss(self, x, y, mask=None, reduction: str = "mean") -> Tensor:
         """Cross-entropy of next-word predictions over the real tokens (mask True; padding adds nothing).
 
         ``'mean'`` is per real token (the tutorial's ``calculate_loss``); ``'sum'`` is the total whose
-        gradient the tutorial's SGD step follows.
+        gradient the tutorial's SGD step follows. Outputs are computed for the real tokens only.
         """
         ids, targets = self._ids(x, "x"), self._ids(y, "y")
         if targets.shape != ids.shape:
             raise ValueError(f"RNNLM.loss: x of shape {ids.shape} and y of shape {targets.shape} differ")
-        if mask is not None:
-            mask = np.asarray(mask, dtype=bool).reshape(ids.shape)
-            targets = np.where(mask, targets, -1)
-        logits = self.hidden_states(ids) @ self.V.T
-        return F.cross_entropy(logits, targets, reduction=reduction, ignore_index=-1)
+        keep = None if mask is None else np.flatnonzero(np.asarray(mask, dtype=bool).reshape(ids.shape))
+        targets = targets.reshape(-1) if keep is None else targets.reshape(-1)[keep]
+        logits = F.linear(self._states(ids, keep=keep), self.V)
+        return F.cross_entropy(logits, targets, reduction=reduction)
 
     def stream(self, x, y, chunk: int, h0=None) -> Iterator[tuple[Tensor, int]]:
         """Classic TBPTT for long sequences: yields (summed loss, tokens) per chunk of ``chunk`` steps.
@@ -100,7 +103,7 @@ class RNNLM(Module):
             xu = self.U.T[ids[:, s:s + chunk]]
             states, last = recurrence(xu, self.W, h)
             h = last.detach()
-            loss = F.cross_entropy(states @ self.V.T, targets[:, s:s + chunk], reduction="sum")
+            loss = F.cross_entropy(F.linear(states, self.V), targets[:, s:s + chunk], reduction="sum")
             yield loss, targets[:, s:s + chunk].size
 
     @no_grad()

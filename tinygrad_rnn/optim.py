@@ -61,6 +61,9 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         for i, p in enumerate(self.params):
+            if p._pending is not None and p._grad is None and not self.weight_decay and self.velocity is None:
+                p._pending.add_to(p.data, -self.lr)  # a lookup's gradient: update the looked-up entries only
+                continue
             if p.grad is None:
                 continue
             g = p.grad

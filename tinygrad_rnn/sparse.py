@@ -28,14 +28,24 @@ class IndexedGrad:
         self.dtype = np.dtype(dtype)
         self.parts = parts
 
-    def add_to(self, out: np.ndarray) -> np.ndarray:
-        """Scatter-add every part into ``out`` in place."""
+    def add_to(self, out: np.ndarray, scale: float | None = None) -> np.ndarray:
+        """Scatter-add every part (times ``scale``) into ``out`` in place."""
         for index, values in self.parts:
+            if scale is not None:
+                values = values * scale
             if is_advanced(index):
                 np.add.at(out, index, values)
             else:
                 out[index] += values  # a basic index selects each element at most once
         return out
+
+    def transpose(self, axes: tuple[int, ...]) -> IndexedGrad | np.ndarray:
+        """The gradient of a transposed array; stays indexed for row lookups of a matrix (columns after)."""
+        if tuple(axes) == (1, 0) and all(_single_array(i) for i, _ in self.parts):
+            parts = [((slice(None), i[0] if isinstance(i, tuple) else i), np.moveaxis(v, -1, 0))
+                     for i, v in self.parts]
+            return IndexedGrad(self.shape[::-1], self.dtype, parts)
+        return self.dense().transpose(axes)
 
     def dense(self) -> np.ndarray:
         return self.add_to(np.zeros(self.shape, self.dtype))
@@ -49,6 +59,13 @@ class IndexedGrad:
         return self.add_to(np.array(other, dtype=np.result_type(other, self.dtype), copy=True))
 
     __radd__ = __add__
+
+
+def _single_array(index) -> bool:
+    """An index that is one integer array (picking rows), alone or as a 1-tuple."""
+    if isinstance(index, tuple):
+        index = index[0] if len(index) == 1 else None
+    return isinstance(index, np.ndarray) and index.dtype.kind in "iu"
 
 
 def densify(g):

@@ -22,15 +22,26 @@ def backward(tensor: Tensor, grad=None, retain_graph: bool = False, create_graph
             "create its inputs with requires_grad=True"
         )
     seed = _seed(tensor, grad, create_graph, "backward")
-    leaves, _ = _run([tensor], [seed], retain_graph or create_graph, create_graph, set())
+    retain = retain_graph or create_graph
+    leaves, _ = _run([tensor], [seed], retain, create_graph, set())
+    handed: set[int] = set()
     for leaf, g in leaves.values():
         g = g.data if isinstance(g, Tensor) else g
         if type(g) is IndexedGrad:
-            leaf.grad = g.dense() if leaf.grad is None else g.add_to(leaf.grad)
-        elif leaf.grad is None:
-            leaf.grad = np.array(g, dtype=leaf.dtype, order="C")
-        else:
+            leaf.accumulate_indexed(g)
+        elif leaf.grad is not None:
             leaf.grad += g
+        elif retain or id(g) in handed or not _owned(g, leaf.dtype):
+            leaf.grad = np.array(g, dtype=leaf.dtype, order="C")
+        else:  # a fresh array that no one else holds: it becomes .grad without a copy
+            leaf.grad = g
+        handed.add(id(g))
+
+
+def _owned(g, dtype) -> bool:
+    """True for an array the reverse pass made and nothing else references: contiguous, own memory."""
+    return (type(g) is np.ndarray and g.base is None and g.dtype == dtype
+            and g.flags.c_contiguous and g.flags.writeable)
 
 
 def grad(
@@ -143,7 +154,7 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets: set):
                     f"backward through {node.name} a second time: its graph was already freed; "
                     "pass retain_graph=True to the first backward"
                 )
-            if type(g) is IndexedGrad:
+            if type(g) is IndexedGrad and not node.accepts_indexed_grad:
                 g = g.dense()
             grads = _call_vjp(node, g) if graph_mode else node.backward(g)
             if type(grads) is not tuple:

@@ -15,7 +15,7 @@ class Tensor:
     until a backward pass reaches the tensor, then a C-contiguous array of its shape and dtype.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    __slots__ = ("data", "_grad", "_pending", "requires_grad", "_ctx", "__weakref__")
     __array_ufunc__ = None  # make ``ndarray <op> Tensor`` defer to the Tensor's reflected operator
     __hash__ = object.__hash__  # ``==`` is elementwise, identity stays the hash
 
@@ -29,7 +29,7 @@ class Tensor:
         if requires_grad and data.dtype.kind != "f":
             raise TypeError(f"Tensor: requires_grad=True needs a floating-point dtype, got {data.dtype}")
         self.data = data
-        self.grad = None
+        self._grad = self._pending = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None
 
@@ -38,10 +38,32 @@ class Tensor:
         """The fast path for op outputs: no conversion, no checks."""
         t = object.__new__(Tensor)
         t.data = data
-        t.grad = None
+        t._grad = t._pending = None
         t.requires_grad = ctx is not None
         t._ctx = ctx
         return t
+
+    # --- the gradient ------------------------------------------------------------------
+    @property
+    def grad(self) -> np.ndarray | None:
+        """The accumulated gradient: a C-contiguous array of this tensor's shape and dtype, or None."""
+        if self._pending is not None:  # an indexed gradient is made dense only when someone looks
+            pending, self._pending = self._pending, None
+            self._grad = pending.dense() if self._grad is None else pending.add_to(self._grad)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        self._grad = value
+        self._pending = None
+
+    def accumulate_indexed(self, g) -> None:
+        """Add an indexed gradient (tape internals): kept as it is until ``.grad`` is read, so an
+        optimizer can apply a lookup's gradient to the looked-up entries only."""
+        if self._grad is not None:
+            g.add_to(self._grad)
+        else:
+            self._pending = g if self._pending is None else self._pending + g
 
     # --- array facts -------------------------------------------------------------------
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import functional as F
 from ..tensor import Tensor
 from .module import Module, Parameter
 
@@ -34,7 +35,7 @@ class Linear(Module):
         self.bias = Parameter(uniform(rng, bound, (out_features,), dtype)) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
-        y = x @ self.weight.T
+        y = F.linear(x, self.weight)
         return y + self.bias if self.bias is not None else y
 
 

@@ -19,11 +19,10 @@ def recurrence(xw: Tensor, w_hh: Tensor, h0=None, nonlinearity: str = "tanh") ->
     the first step needs no matrix product. Only the H×H work happens inside the loop.
     """
     f = _NONLINEARITIES[nonlinearity]
-    w_t = w_hh.T
     h = h0
     states = []
     for t in range(xw.shape[1]):
-        z = xw[:, t] if h is None else xw[:, t] + h @ w_t
+        z = xw[:, t] if h is None else xw[:, t] + F.linear(h, w_hh)
         h = f(z)
         states.append(h)
     return F.stack(states, axis=1), h
@@ -56,13 +55,13 @@ class RNNCell(Module):
         if raw.dtype.kind in "iu":
             xw = self.weight_ih.T[check_ids(raw, self.weight_ih.shape[1], type(self).__name__)]
         else:
-            xw = (x if isinstance(x, Tensor) else Tensor(raw)) @ self.weight_ih.T
+            xw = F.linear(x, self.weight_ih)
         return xw + self.bias if self.bias is not None else xw
 
     def forward(self, x, h=None) -> Tensor:
         z = self.project(x)
         if h is not None:
-            z = z + h @ self.weight_hh.T
+            z = z + F.linear(h, self.weight_hh)
         return _NONLINEARITIES[self.nonlinearity](z)
 
 

@@ -19,13 +19,13 @@ from .elementwise import (
     Tanh,
     Where,
 )
-from .matmul import MatMul
+from .matmul import Linear, MatMul
 from .movement import BroadcastTo, Cat, GetItem, Reshape, ScatterAdd, Stack, Transpose
 from .reduce import Max, Sum
 from .softmax import CrossEntropy, LogSoftmax, Softmax
 
 __all__ = [
     "Abs", "Add", "BroadcastTo", "Cast", "Cat", "Clip", "CrossEntropy", "Div", "Exp", "GetItem",
-    "Log", "LogSoftmax", "MatMul", "Max", "Mul", "Neg", "Pow", "PowScalar", "Relu", "Reshape",
+    "Linear", "Log", "LogSoftmax", "MatMul", "Max", "Mul", "Neg", "Pow", "PowScalar", "Relu", "Reshape",
     "ScatterAdd", "Sigmoid", "Softmax", "Sqrt", "Stack", "Sub", "Sum", "Tanh", "Transpose", "Where",
 ]

@@ -37,3 +37,25 @@ class MatMul(Function):
         if self.needs_input_grad[1]:
             gy = unbroadcast(x2.swapaxes(-1, -2) @ grad, y2.shape).reshape(y.shape)
         return gx, gy
+
+
+@register
+class Linear(Function):
+    """d(x @ wᵀ) = grad @ w, gradᵀ @ x: w's gradient comes out in w's own (out, in) layout"""
+
+    name = "linear"
+
+    def forward(self, x, w):
+        xs, ws = np.shape(x), np.shape(w)
+        if len(ws) != 2 or len(xs) == 0 or xs[-1] != ws[1]:
+            raise ShapeError(f"linear: needs x (..., in) and a 2-d weight (out, in), got {xs} and {ws}")
+        self.save_for_backward(x, w)
+        return np.matmul(x, w.T)
+
+    def backward(self, grad):
+        x, w = self.saved
+        gx = grad @ w if self.needs_input_grad[0] else None
+        gw = None
+        if self.needs_input_grad[1]:
+            gw = grad.reshape((-1, w.shape[0])).T @ x.reshape((-1, w.shape[1]))
+        return gx, gw

@@ -28,6 +28,8 @@ class Reshape(Function):
 class Transpose(Function):
     """d transpose(x, axes) = grad transposed by the inverse permutation"""
 
+    accepts_indexed_grad = True  # a lookup of U.T's rows is a lookup of U's columns: it stays sparse
+
     def forward(self, x, axes=None):
         axes = tuple(range(x.ndim))[::-1] if axes is None else axes
         if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)) or len(axes) != x.ndim:
@@ -36,7 +38,7 @@ class Transpose(Function):
         return x.transpose(axes)
 
     def backward(self, grad):
-        return (grad.transpose(self.inverse),)
+        return (grad.transpose(self.inverse),)  # an IndexedGrad transposes its index
 
 
 @register
