@@ -2,11 +2,14 @@
 
 word_dim 8000 (kept even where the corpus has fewer distinct words, so the compute matches the
 tutorial's), hidden 100, lr 0.005, the first 100 sentences of the reddit head (falling back to
-the built-in corpus, said in the output). Medians of interleaved runs; every run starts from
-the same initial weights; ratios are taken within this run.
+the built-in corpus, said in the output). Three settings: float64 one sentence per step (the
+tutorial's exact training), float32 one sentence per step, float32 with padded batches of 32.
+Medians of interleaved runs, every run from the same initial weights; ratios within this run.
+Then: the cost of the tutorial's truncation, time per token against sequence length, and the
+peak memory of full BPTT over one long sequence.
 
-Run: python benchmarks/bench_rnnlm.py [--repeats 3] [--sentences 100] [--reference-sentences 8]
-PyTorch and HIPS autograd rows appear when those packages are installed (pip install -e ".[bench]").
+Run: python benchmarks/bench_rnnlm.py [--repeats 3] [--plot docs/rnnlm_tokens_per_second.png]
+PyTorch and HIPS autograd rows appear when installed (pip install -e ".[bench]").
 """
 
 from __future__ import annotations
@@ -17,13 +20,17 @@ import platform
 import statistics
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import rnn_baselines as base  # noqa: E402
+
 from tinygrad_rnn import data  # noqa: E402
 from tinygrad_rnn.compare import transfer_weights  # noqa: E402
 from tinygrad_rnn.models import RNNLM  # noqa: E402
@@ -32,184 +39,230 @@ from tinygrad_rnn.reference import GateRNN  # noqa: E402
 
 WORD_DIM, HIDDEN, LR = 8000, 100, 0.005
 HEAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "reddit-comments-2015-08-head.csv"
-
-Epoch = Callable[[], None]
+SETTINGS = (("float64", "per sentence"), ("float32", "per sentence"), ("float32", "batch 32"))
+Builder = Callable[[dict, list, float, type], Callable[[], None]]
 
 
 @dataclass
-class Row:
-    """One implementation in one setting; ``setup`` builds fresh state and returns the timed epoch."""
-
+class Impl:
     name: str
-    dtype: str
-    mode: str           # "per-sentence" or "batch 32"
-    truncate: str       # "4" or "full"
-    setup: Callable[[], Epoch]
-    scale: float = 1.0  # the reference runs a subset: its time is scaled to the whole epoch by tokens
+    build: Builder
+    settings: tuple = SETTINGS
+    subset: int | None = None        # time this many sentences and scale to the epoch by tokens
+    seconds: dict = field(default_factory=dict)
 
 
 def load_workload(n: int) -> tuple[list, str]:
     if HEAD.exists():
-        sentences, source = data.load_corpus(HEAD), f"first {n} sentences of reddit-comments-2015-08-head.csv"
+        sentences, source = data.load_corpus(HEAD), f"the first {n} sentences of reddit-comments-2015-08-head.csv"
     else:
         sentences = data.load_corpus(None)
-        source = f"first {n} sentences of the built-in corpus (reddit-comments-2015-08-head.csv not found)"
+        source = f"the first {n} sentences of the built-in corpus (reddit-comments-2015-08-head.csv not found)"
     vocab = data.Vocabulary.build(sentences, WORD_DIM)
     return data.encode_sentences(sentences[:n], vocab), source
 
 
 def batches(pairs, size: int) -> list:
+    """(x, y, mask) per step: (1, T) arrays and no mask per sentence, padded (B, T) with a mask otherwise."""
     if size == 1:
-        return [(x, y, None) for x, y in pairs]
+        return [(x[None], y[None], None) for x, y in pairs]
     return [data.pad_batch(pairs[i:i + size]) for i in range(0, len(pairs), size)]
 
 
-# --- implementations -----------------------------------------------------------------------
-def tape_row(weights, pairs, dtype, batch, k) -> Epoch:
-    model = RNNLM(WORD_DIM, HIDDEN, bptt_truncate=k, dtype=dtype)
-    for name, w in weights.items():
-        getattr(model, name).data[...] = w
-    opt = SGD(model.parameters(), lr=LR)
-    work = batches(pairs, batch)
+def tape_builder(k: int | None) -> Builder:
+    def build(weights, work, lr, dtype):
+        model = RNNLM(WORD_DIM, HIDDEN, bptt_truncate=k, dtype=dtype)
+        for name, w in weights.items():
+            getattr(model, name).data[...] = w
+        opt = SGD(model.parameters(), lr=lr)
 
-    def epoch():
-        for x, y, mask in work:
-            opt.zero_grad()
-            model.loss(x, y, mask, reduction="sum").backward()
-            opt.step()
-    return epoch
-
-
-def reference_row(weights, pairs, k) -> Epoch:
-    gate = GateRNN(WORD_DIM, HIDDEN, bptt_truncate=k)
-    transfer_weights(_Weights(weights), gate)
-
-    def epoch():
-        for x, y in pairs:
-            gate.sgd_step(x, y, LR)
-    return epoch
+        def epoch():
+            for x, y, mask in work:
+                opt.zero_grad()
+                model.loss(x, y, mask, reduction="sum").backward()
+                opt.step()
+        return epoch
+    return build
 
 
-def torch_row(weights, pairs, dtype, batch) -> Epoch:
-    import torch
-    import torch.nn.functional as F
+def reference_builder(k: int) -> Builder:
+    def build(weights, work, lr, dtype):
+        gate = GateRNN(WORD_DIM, HIDDEN, bptt_truncate=k)
+        tape = RNNLM(WORD_DIM, HIDDEN)
+        for name, w in weights.items():
+            getattr(tape, name).data[...] = w
+        transfer_weights(tape, gate)
+        sentences = [(x[0], y[0]) for x, y, _ in work]
 
-    tdt = torch.float64 if dtype == np.float64 else torch.float32
-    U, V, W = (torch.tensor(weights[n], dtype=tdt, requires_grad=True) for n in ("U", "V", "W"))
-    work = [(torch.as_tensor(x).reshape(-1, np.shape(x)[-1]), torch.as_tensor(np.where(m, y, -1) if m is not None
-             else y).reshape(-1)) for x, y, m in batches(pairs, batch)]
-
-    def epoch():
-        for x, y in work:
-            xu = U.t()[x]
-            h, states = None, []
-            for t in range(x.shape[1]):
-                h = torch.tanh(xu[:, t] if h is None else xu[:, t] + h @ W.t())
-                states.append(h)
-            logits = torch.stack(states, 1) @ V.t()
-            F.cross_entropy(logits.reshape(-1, WORD_DIM), y, ignore_index=-1, reduction="sum").backward()
-            with torch.no_grad():
-                for p in (U, V, W):
-                    p -= LR * p.grad
-                    p.grad = None
-    return epoch
+        def epoch():
+            for x, y in sentences:
+                gate.sgd_step(x, y, lr)
+        return epoch
+    return build
 
 
-def autograd_row(weights, pairs) -> Epoch:
-    import autograd.numpy as anp
-    from autograd import grad
-    from autograd.scipy.special import logsumexp
+def implementations(reference_subset: int) -> tuple[list[Impl], list[str]]:
+    impls = [
+        Impl("hand-written gates (the tutorial's), k = 4", reference_builder(4), SETTINGS[:1], reference_subset),
+        Impl("hand-written gates, full BPTT", reference_builder(10**6), SETTINGS[:1], reference_subset),
+        Impl("tape RNNLM, full BPTT", tape_builder(None)),
+        Impl("tape RNNLM, tutorial truncation k = 4", tape_builder(4)),
+        Impl("hand-optimised numpy, no autodiff", base.numpy_epoch),
+    ]
+    notes = []
+    if _available("torch"):
+        import torch
 
-    def loss(params, x, y):
-        U, V, W = params
-        h, states = anp.zeros(HIDDEN), []
-        for t in range(len(x)):
-            h = anp.tanh(U[:, x[t]] + anp.dot(W, h))
-            states.append(h)
-        logits = anp.dot(anp.stack(states), V.T)
-        logp = logits - logsumexp(logits, axis=1, keepdims=True)
-        return -anp.sum(logp[anp.arange(len(y)), y])
-
-    gradient = grad(loss)
-    params = [weights["U"].copy(), weights["V"].copy(), weights["W"].copy()]
-
-    def epoch():
-        for x, y in pairs:
-            for p, g in zip(params, gradient(params, x, y)):
-                p -= LR * g
-    return epoch
-
-
-class _Weights:
-    def __init__(self, arrays):
-        self.U, self.V, self.W = arrays["U"], arrays["V"], arrays["W"]
+        torch.set_num_threads(os.cpu_count() or 1)
+        impls += [Impl("PyTorch eager, Python loop over steps", base.torch_loop_epoch),
+                  Impl("PyTorch eager, nn.RNN", base.torch_rnn_epoch)]
+    else:
+        notes.append("PyTorch rows skipped: torch is not installed (pip install -e '.[bench]')")
+    if _available("autograd"):
+        impls.append(Impl("HIPS autograd", base.autograd_epoch, SETTINGS[:1]))
+    else:
+        notes.append("HIPS autograd row skipped: autograd is not installed (pip install -e '.[bench]')")
+    return impls, notes
 
 
-def available(module: str) -> bool:
+def measure(impls: list[Impl], pairs, repeats: int) -> None:
+    """Fill ``impl.seconds[setting]``: median seconds per epoch over interleaved runs."""
+    tokens = sum(len(y) for _, y in pairs)
+    weights = {n: p.data.copy() for n, p in RNNLM(WORD_DIM, HIDDEN, seed=0).named_parameters()}
+    work = {size: batches(pairs, size) for size in (1, 32)}
+    runs: dict[tuple, list[float]] = {}
+    for _ in range(repeats):
+        for impl in impls:
+            for dtype, mode in impl.settings:
+                size = 32 if mode.startswith("batch") else 1
+                todo = work[size][: impl.subset] if impl.subset else work[size]
+                scale = tokens / sum(len(y) for _, y in pairs[: impl.subset]) if impl.subset else 1.0
+                epoch = impl.build(weights, todo, LR, np.dtype(dtype).type)
+                start = time.perf_counter()
+                epoch()
+                runs.setdefault((impl.name, dtype, mode), []).append((time.perf_counter() - start) * scale)
+    for impl in impls:
+        impl.seconds = {(d, m): statistics.median(runs[(impl.name, d, m)]) for d, m in impl.settings}
+
+
+def print_tables(impls: list[Impl], tokens: int) -> None:
+    ref = next(i for i in impls if i.name.startswith("hand-written gates (the"))
+    ref_s = ref.seconds[SETTINGS[0]]
+    torch_loop = next((i for i in impls if "Python loop" in i.name), None)
+    torch_rnn = next((i for i in impls if "nn.RNN" in i.name), None)
+    numpy_ = next(i for i in impls if i.name.startswith("hand-optimised"))
+    print("seconds per epoch (tokens per second):\n")
+    print("| implementation | " + " | ".join(f"{d} {m}" for d, m in SETTINGS) + " |")
+    print("|---|" + "---:|" * len(SETTINGS))
+    for impl in impls:
+        cells = [f"{impl.seconds[s]:.3f} ({tokens / impl.seconds[s]:,.0f})" if s in impl.seconds else ""
+                 for s in SETTINGS]
+        print(f"| {impl.name} | " + " | ".join(cells) + " |")
+    print("\nratios within this run (time of the row ÷ time of the named implementation, same setting):\n")
+    others = [("the tutorial's gates", ref), ("PyTorch loop", torch_loop), ("PyTorch nn.RNN", torch_rnn),
+              ("hand-optimised numpy", numpy_)]
+    others = [(n, o) for n, o in others if o is not None]
+    print("| implementation | setting | " + " | ".join(f"÷ {n}" for n, _ in others) + " |")
+    print("|---|---|" + "---:|" * len(others))
+    for impl in impls:
+        if impl.name.startswith("tape"):
+            for s in SETTINGS:
+                cells = []
+                for _, o in others:
+                    ref_setting = s if s in o.seconds else None
+                    if o is ref:  # the reference runs float64 per sentence: every tape time is set against it
+                        cells.append(f"1/{ref_s / impl.seconds[s]:.0f}")
+                    else:
+                        cells.append(f"{impl.seconds[s] / o.seconds[ref_setting]:.2f}" if ref_setting else "")
+                print(f"| {impl.name} | {s[0]} {s[1]} | " + " | ".join(cells) + " |")
+
+
+def truncation_cost(pairs, repeats: int) -> float:
+    """Seconds of a float64 per-sentence epoch with k = 4 divided by full BPTT, interleaved."""
+    weights = {n: p.data.copy() for n, p in RNNLM(WORD_DIM, HIDDEN, seed=0).named_parameters()}
+    work = batches(pairs, 1)
+    runs = {4: [], None: []}
+    for _ in range(repeats):
+        for k in runs:
+            epoch = tape_builder(k)(weights, work, LR, np.float64)
+            start = time.perf_counter()
+            epoch()
+            runs[k].append(time.perf_counter() - start)
+    return statistics.median(runs[4]) / statistics.median(runs[None])
+
+
+def one_sequence(steps: int, dtype=np.float32, k=None) -> tuple[float, int]:
+    """Seconds and peak traced bytes of forward + backward over one sequence of ``steps`` tokens."""
+    rng = np.random.default_rng(0)
+    model = RNNLM(WORD_DIM, HIDDEN, bptt_truncate=k, dtype=dtype, seed=0)
+    x, y = rng.integers(0, WORD_DIM, steps), rng.integers(0, WORD_DIM, steps)
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    start = time.perf_counter()
+    model.loss(x, y, reduction="sum").backward()
+    seconds = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return seconds, peak
+
+
+def scaling(lengths=(10, 100, 1000, 10000), repeats: int = 3) -> None:
+    print("\nfull BPTT over one sequence, float32, forward + backward (median of runs):\n")
+    print("| steps | µs per token | peak traced memory | peak ÷ logits array (steps × 8000 × 4 bytes) |")
+    print("|---:|---:|---:|---:|")
+    one_sequence(100)  # warm-up
+    for steps in lengths:
+        runs = [one_sequence(steps) for _ in range(repeats if steps < 10000 else 1)]
+        seconds = statistics.median(r[0] for r in runs)
+        peak = max(r[1] for r in runs)
+        logits = steps * WORD_DIM * 4
+        print(f"| {steps:,} | {seconds / steps * 1e6:.1f} | {peak / 2**20:,.1f} MiB | {peak / logits:.2f} |")
+
+
+def plot(impls: list[Impl], tokens: int, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    width = 0.8 / len(SETTINGS)
+    for j, s in enumerate(SETTINGS):
+        values = [tokens / i.seconds[s] if s in i.seconds else 0 for i in impls]
+        ax.barh([k + j * width for k in range(len(impls))], values, height=width, label=f"{s[0]}, {s[1]}")
+    ax.set_yticks([k + width for k in range(len(impls))])
+    ax.set_yticklabels([i.name for i in impls], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("tokens per second (log scale; higher is better)")
+    ax.set_title(f"RNN LM, one SGD epoch: vocabulary {WORD_DIM}, hidden {HIDDEN}")
+    ax.legend(fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def machine() -> str:
+    cpu = platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    versions = [f"Python {platform.python_version()}", f"numpy {np.__version__}"]
+    for module in ("torch", "autograd"):
+        if _available(module):
+            from importlib.metadata import version
+            versions.append(f"{module} {version(module)}")
+    return f"{cpu}, {os.cpu_count()} cores; " + ", ".join(versions)
+
+
+def _available(module: str) -> bool:
     try:
         __import__(module)
         return True
     except ImportError:
         return False
-
-
-# --- the table -------------------------------------------------------------------------------
-def build_rows(weights, pairs, reference_sentences: int) -> tuple[list[Row], list[str]]:
-    tokens = sum(len(y) for _, y in pairs)
-    sub = pairs[:reference_sentences]
-    scale = tokens / sum(len(y) for _, y in sub)
-    rows = [
-        Row("hand-written gates (reference)", "float64", "per-sentence", "4",
-            lambda: reference_row(weights, sub, 4), scale),
-        Row("hand-written gates (reference)", "float64", "per-sentence", "full",
-            lambda: reference_row(weights, sub, 10**6), scale),
-    ]
-    for dtype, batch in ((np.float64, 1), (np.float32, 1), (np.float32, 32)):
-        for k in (4, None):
-            rows.append(Row("tape RNNLM", np.dtype(dtype).name, "per-sentence" if batch == 1 else f"batch {batch}",
-                            "full" if k is None else str(k),
-                            lambda d=dtype, b=batch, k=k: tape_row(weights, pairs, d, b, k)))
-    notes = []
-    if available("torch"):
-        for dtype, batch in ((np.float64, 1), (np.float32, 1), (np.float32, 32)):
-            rows.append(Row("PyTorch eager, Python loop", np.dtype(dtype).name,
-                            "per-sentence" if batch == 1 else f"batch {batch}", "full",
-                            lambda d=dtype, b=batch: torch_row(weights, pairs, d, b)))
-    else:
-        notes.append("PyTorch rows skipped: torch is not installed (pip install -e '.[bench]')")
-    if available("autograd"):
-        rows.append(Row("HIPS autograd", "float64", "per-sentence", "full", lambda: autograd_row(weights, pairs)))
-    else:
-        notes.append("HIPS autograd row skipped: autograd is not installed (pip install -e '.[bench]')")
-    return rows, notes
-
-
-def measure(rows: list[Row], repeats: int) -> dict[int, float]:
-    """Seconds per epoch of each row: median of interleaved runs, each from fresh initial weights."""
-    times: dict[int, list[float]] = {i: [] for i in range(len(rows))}
-    for _ in range(repeats):
-        for i, row in enumerate(rows):
-            epoch = row.setup()
-            start = time.perf_counter()
-            epoch()
-            times[i].append((time.perf_counter() - start) * row.scale)
-    return {i: statistics.median(t) for i, t in times.items()}
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = [f"Python {platform.python_version()}", f"numpy {np.__version__}"]
-    for module in ("torch", "autograd"):
-        if available(module):
-            versions.append(f"{module} {getattr(__import__(module), '__version__', '?')}")
-    return f"{cpu}, {os.cpu_count()} cores; " + ", ".join(versions)
 
 
 def main() -> None:
@@ -218,30 +271,28 @@ def main() -> None:
     p.add_argument("--sentences", type=int, default=100)
     p.add_argument("--reference-sentences", type=int, default=8,
                    help="the slow reference is timed on this many sentences and scaled to the epoch by tokens")
+    p.add_argument("--plot", metavar="PNG", help="write a bar chart of tokens/s (needs matplotlib)")
+    p.add_argument("--skip-long", action="store_true", help="skip the sequence-length and memory measurements")
     args = p.parse_args()
 
     pairs, source = load_workload(args.sentences)
     tokens = sum(len(y) for _, y in pairs)
-    weights = {n: p.data.copy() for n, p in RNNLM(WORD_DIM, HIDDEN, seed=0).named_parameters()}
-    rows, notes = build_rows(weights, pairs, args.reference_sentences)
-    seconds = measure(rows, args.repeats)
-
-    ref = {r.truncate: seconds[i] for i, r in enumerate(rows) if r.name.startswith("hand-written")}
-    torch_time = {(r.dtype, r.mode): seconds[i] for i, r in enumerate(rows) if r.name.startswith("PyTorch")}
-    print(f"# RNNLM, one SGD epoch: {source}, {tokens:,} tokens; word_dim {WORD_DIM}, hidden {HIDDEN}\n")
-    print(f"{machine()}; median of {args.repeats} interleaved runs; the reference is timed on "
-          f"{args.reference_sentences} sentences and scaled to the epoch by tokens\n")
+    impls, notes = implementations(args.reference_sentences)
+    measure(impls, pairs, args.repeats)
+    print(f"# RNN language model, one SGD epoch over {source}: {tokens:,} tokens; "
+          f"word_dim {WORD_DIM}, hidden {HIDDEN}, lr {LR}\n")
+    print(f"{machine()}. Median of {args.repeats} interleaved runs. The hand-written gates are timed on "
+          f"{args.reference_sentences} sentences and scaled to the epoch by tokens.\n")
     for note in notes:
         print(f"- {note}")
-    print("\n| implementation | dtype | steps | BPTT | s / epoch | tokens / s | × faster than reference | "
-          "time / PyTorch |")
-    print("|---|---|---|---|---:|---:|---:|---:|")
-    for i, r in enumerate(rows):
-        s = seconds[i]
-        vs_ref = f"{ref[r.truncate] / s:.0f}×" if r.truncate in ref else "—"
-        vs_torch = f"{s / torch_time[(r.dtype, r.mode)]:.2f}" if (r.dtype, r.mode) in torch_time else "—"
-        print(f"| {r.name} | {r.dtype} | {r.mode} | {r.truncate} | {s:.3f} | {tokens / s:,.0f} | {vs_ref} | "
-              f"{vs_torch} |")
+    print_tables(impls, tokens)
+    print(f"\ntutorial truncation (k = 4) ÷ full BPTT, tape, float64 per sentence: "
+          f"{truncation_cost(pairs, args.repeats):.2f}")
+    if not args.skip_long:
+        scaling()
+    if args.plot:
+        plot(impls, tokens, args.plot)
+        print(f"\nwrote {args.plot}")
 
 
 if __name__ == "__main__":

@@ -108,12 +108,13 @@ def test_matmul_handles_vectors_and_broadcast_batches(pair, seed):
 
 @covers("linear")
 @given(lead=shapes(max_dims=2, max_side=3), n_in=st.integers(1, 4), n_out=st.integers(1, 3), seed=seeds)
-def test_linear_is_x_times_w_transposed(lead, n_in, n_out, seed):
-    inputs = make_inputs([lead + (n_in,), (n_out, n_in)], ["any", "any"], seed)
-    check(lambda x, w: F.linear(x, w), inputs, lambda x, w: x @ w.T)
-    x, w = inputs
-    F.linear(x, w).sum().backward()
-    assert w.grad.flags.c_contiguous and w.grad.shape == (n_out, n_in)
+def test_linear_is_x_times_w_transposed_plus_b(lead, n_in, n_out, seed):
+    inputs = make_inputs([lead + (n_in,), (n_out, n_in), (n_out,)], ["any", "any", "any"], seed)
+    check(lambda x, w: F.linear(x, w), inputs[:2], lambda x, w: x @ w.T)
+    check(lambda x, w, b: F.linear(x, w, b), inputs, lambda x, w, b: x @ w.T + b)
+    x, w, b = inputs
+    F.linear(x, w, b).sum().backward()
+    assert w.grad.flags.c_contiguous and w.grad.shape == (n_out, n_in) and b.grad.shape == (n_out,)
 
 
 @covers("sum")

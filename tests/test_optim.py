@@ -96,3 +96,19 @@ def test_bad_optimizer_arguments():
         SGD([param([0.0], [0.0])], lr=0)
     with pytest.raises(ValueError, match="no parameters"):
         Adam([])
+
+
+def test_sgd_applies_a_lookup_gradient_to_the_looked_up_entries_only():
+    from tinygrad_rnn.models import RNNLM
+
+    x, y = np.array([1, 4, 4, 2]), np.array([4, 4, 2, 0])
+    sparse, dense = RNNLM(6, 3, bptt_truncate=2, seed=0), RNNLM(6, 3, bptt_truncate=2, seed=0)
+    for model, densify in ((sparse, False), (dense, True)):
+        model.loss(x, y, reduction="sum").backward()
+        if densify:
+            assert model.U.grad is not None  # reading .grad makes it dense: the plain update runs
+        else:
+            assert model.U._pending is not None
+        SGD(model.parameters(), lr=0.1).step()
+    np.testing.assert_allclose(sparse.U.data, dense.U.data, rtol=1e-15, atol=1e-15)
+    np.testing.assert_array_equal(sparse.U.data[:, [0, 3, 5]], RNNLM(6, 3, seed=0).U.data[:, [0, 3, 5]])

@@ -241,3 +241,18 @@ def test_first_order_backward_records_nothing():
 
     Spy.apply(x).sum().backward()
     assert seen == [np.ndarray]
+
+
+def test_indexed_gradients_stay_sparse_until_read_and_then_add_up():
+    w = Tensor(np.zeros((3, 5)), requires_grad=True)
+    ids = np.array([4, 1, 4])
+    w.T[ids].sum().backward()  # a column lookup through a transpose: the gradient stays indexed
+    assert w._pending is not None and w._grad is None
+    w.T[np.array([0])].sum().backward()  # a second pass joins the pending parts
+    expected = np.zeros((3, 5))
+    expected[:, [0, 1]] = 1
+    expected[:, 4] = 2
+    np.testing.assert_array_equal(w.grad, expected)  # reading makes it dense, once
+    assert w._pending is None and w.grad.flags.c_contiguous
+    (w * 1.0).sum().backward()  # dense on top of dense
+    np.testing.assert_array_equal(w.grad, expected + 1)

@@ -43,8 +43,11 @@ class Function:
     # Per-input value domains for the gradient sweep: "any", "positive", "nonzero", "kink0"
     # (away from a kink at zero), "distinct" (no ties). Only tests and the CLI read this.
     domains: tuple[str, ...] = ()
-    # True if backward handles a ``sparse.IndexedGrad`` itself; otherwise it is made dense first.
-    accepts_indexed_grad = False
+    # True if backward handles a ``sparse.LazyGrad`` itself; otherwise it is made dense first.
+    accepts_lazy_grad = False
+    # Set by the reverse pass before backward: True when the graph is not kept, so this is the
+    # node's last backward and it may consume its saved arrays in place.
+    last_use = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -107,6 +110,17 @@ class Function:
             return cls.apply(*args, **params)
         out = cls().forward(*args, **params)
         return out if type(out) is np.ndarray else np.asarray(out)
+
+    @classmethod
+    def from_output(cls, out: np.ndarray, edges: list, **attrs) -> Tensor:
+        """A graph-connected Tensor for ``out`` as if this primitive had computed it from the inputs
+        behind ``edges``. Lets a fused op that saved only its result be differentiated again."""
+        ctx = cls()
+        ctx.__dict__.update(attrs)
+        ctx.saved, ctx.saved_from = (out,), [-1]
+        ctx.edges, ctx.needs_input_grad = list(edges), [e is not None for e in edges]
+        ctx.seq, ctx.out_shape, ctx.out_dtype = next(_sequence), out.shape, out.dtype
+        return Tensor._make(out, ctx)
 
     def saved_tensors(self) -> tuple:
         """``ctx.saved`` as graph-connected Tensors, for a VJP that is being recorded."""

@@ -44,9 +44,10 @@ def matmul(x, y) -> Tensor:
     return ops.MatMul.apply(x, y)
 
 
-def linear(x, w) -> Tensor:
-    """x @ wᵀ for x (..., in) and w (out, in): a layer's product, with w's gradient in w's own layout."""
-    return ops.Linear.apply(x, w)
+def linear(x, w, b=None) -> Tensor:
+    """x @ wᵀ + b for x (..., in), w (out, in) and b broadcastable to the result: one primitive,
+    with w's gradient in w's own layout."""
+    return ops.Linear.apply(x, w, b)
 
 
 def where(cond, x, y) -> Tensor:

@@ -64,7 +64,7 @@ class RNNLM(Module):
         h = Tensor(before[b, np.maximum(t - k, 0)])
         for j in range(k + 1):
             tau = t - k + j  # the step that window t takes at its j-th position
-            z = xu[b, np.maximum(tau, 0)] + F.linear(h, self.W)
+            z = F.linear(h, self.W, xu[b, np.maximum(tau, 0)])
             real = (tau >= 0)[:, None]
             h = z.tanh() if real.all() else F.where(real, z.tanh(), h)  # windows that start before 0 wait
         return h

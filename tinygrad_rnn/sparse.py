@@ -1,9 +1,12 @@
-"""Indexed gradients: the VJP of indexing kept as (index, values) parts until someone needs it dense.
+"""Lazy gradients: sums of structured pieces kept as pieces until someone needs the array.
 
-Slicing a long sequence step by step, or looking up a few rows of a big embedding, would
-otherwise allocate a full-size zero gradient per lookup. Parts are summed lazily: adding two
-indexed gradients joins their parts, adding one to an array scatters into a copy of the array,
-and a leaf's ``.grad`` receives the parts in place.
+Two shapes of gradient are common in an unrolled RNN and expensive when made dense one at a
+time: indexing (slicing a sequence step by step, looking up a few columns of a big embedding),
+whose VJP is zero except at the indexed places, and a weight shared by many small products,
+whose VJP per use is an outer product. Both are kept as parts: adding two joins their parts,
+adding one to an array adds it into a copy of the array, a node's backward gets them dense
+(unless it declares it can take them), and a leaf's ``.grad`` materialises them only when read,
+so an optimizer can apply an embedding's gradient to the looked-up entries only.
 """
 
 from __future__ import annotations
@@ -17,16 +20,41 @@ def is_advanced(index) -> bool:
     return any(isinstance(p, np.ndarray) and (p.ndim > 0 or p.dtype == bool) for p in parts)
 
 
-class IndexedGrad:
-    """Zero except at the indexed places; ``parts`` is a list of (index, values)."""
+class LazyGrad:
+    """A gradient of ``shape`` and ``dtype`` kept as a list of parts; subclasses say what a part is."""
 
     __slots__ = ("shape", "dtype", "parts")
-    __array_ufunc__ = None  # make ``ndarray + IndexedGrad`` call __radd__
+    __array_ufunc__ = None  # make ``ndarray + LazyGrad`` call __radd__
 
     def __init__(self, shape: tuple[int, ...], dtype, parts: list):
         self.shape = shape
         self.dtype = np.dtype(dtype)
         self.parts = parts
+
+    def add_to(self, out: np.ndarray, scale: float | None = None) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def dense(self) -> np.ndarray:
+        return self.add_to(np.zeros(self.shape, self.dtype))
+
+    def astype(self, dtype) -> LazyGrad:
+        return type(self)(self.shape, dtype, [tuple(np.asarray(v).astype(dtype) if isinstance(v, np.ndarray)
+                                                     else v for v in part) for part in self.parts])
+
+    def __add__(self, other):
+        if type(other) is type(self):
+            return type(self)(self.shape, self.dtype, self.parts + other.parts)
+        if isinstance(other, LazyGrad):
+            return other.add_to(self.dense())
+        return self.add_to(np.array(other, dtype=np.result_type(other, self.dtype), copy=True))
+
+    __radd__ = __add__
+
+
+class IndexedGrad(LazyGrad):
+    """Zero except at the indexed places; a part is (index, values)."""
+
+    __slots__ = ()
 
     def add_to(self, out: np.ndarray, scale: float | None = None) -> np.ndarray:
         """Scatter-add every part (times ``scale``) into ``out`` in place."""
@@ -39,7 +67,7 @@ class IndexedGrad:
                 out[index] += values  # a basic index selects each element at most once
         return out
 
-    def transpose(self, axes: tuple[int, ...]) -> IndexedGrad | np.ndarray:
+    def transpose(self, axes: tuple[int, ...]) -> LazyGrad | np.ndarray:
         """The gradient of a transposed array; stays indexed for row lookups of a matrix (columns after)."""
         if tuple(axes) == (1, 0) and all(_single_array(i) for i, _ in self.parts):
             parts = [((slice(None), i[0] if isinstance(i, tuple) else i), np.moveaxis(v, -1, 0))
@@ -47,18 +75,35 @@ class IndexedGrad:
             return IndexedGrad(self.shape[::-1], self.dtype, parts)
         return self.dense().transpose(axes)
 
+
+class OuterGrad(LazyGrad):
+    """A sum of products leftᵀ @ right, with left (n, rows) and right (n, cols); made dense by one matmul."""
+
+    __slots__ = ()
+
+    def product(self) -> np.ndarray:
+        if len(self.parts) == 1:
+            left, right = self.parts[0]
+        else:
+            left = np.concatenate([p[0] for p in self.parts])
+            right = np.concatenate([p[1] for p in self.parts])
+        return left.T @ right
+
     def dense(self) -> np.ndarray:
-        return self.add_to(np.zeros(self.shape, self.dtype))
+        out = self.product()
+        return out if out.dtype == self.dtype else out.astype(self.dtype)
 
-    def astype(self, dtype) -> IndexedGrad:
-        return IndexedGrad(self.shape, dtype, [(i, np.asarray(v).astype(dtype)) for i, v in self.parts])
+    def add_to(self, out: np.ndarray, scale: float | None = None) -> np.ndarray:
+        prod = self.product()
+        if scale is not None:
+            prod *= scale
+        out += prod
+        return out
 
-    def __add__(self, other):
-        if isinstance(other, IndexedGrad):
-            return IndexedGrad(self.shape, self.dtype, self.parts + other.parts)
-        return self.add_to(np.array(other, dtype=np.result_type(other, self.dtype), copy=True))
-
-    __radd__ = __add__
+    def transpose(self, axes: tuple[int, ...]) -> LazyGrad | np.ndarray:
+        if tuple(axes) == (1, 0):  # (Lᵀ R)ᵀ = Rᵀ L
+            return OuterGrad(self.shape[::-1], self.dtype, [(r, left) for left, r in self.parts])
+        return self.dense().transpose(axes)
 
 
 def _single_array(index) -> bool:
@@ -70,4 +115,4 @@ def _single_array(index) -> bool:
 
 def densify(g):
     """The gradient as an array (or Tensor), whatever form it travelled in."""
-    return g.dense() if type(g) is IndexedGrad else g
+    return g.dense() if isinstance(g, LazyGrad) else g

@@ -10,7 +10,7 @@ import numpy as np
 from . import grad_mode
 from .function import Function
 from .shapes import ShapeError, unbroadcast
-from .sparse import IndexedGrad, densify
+from .sparse import LazyGrad, densify
 from .tensor import Tensor
 
 
@@ -27,8 +27,8 @@ def backward(tensor: Tensor, grad=None, retain_graph: bool = False, create_graph
     handed: set[int] = set()
     for leaf, g in leaves.values():
         g = g.data if isinstance(g, Tensor) else g
-        if type(g) is IndexedGrad:
-            leaf.accumulate_indexed(g)
+        if isinstance(g, LazyGrad):
+            leaf.accumulate_lazy(g)
         elif leaf.grad is not None:
             leaf.grad += g
         elif retain or id(g) in handed or not _owned(g, leaf.dtype):
@@ -135,7 +135,11 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets: set):
             else:
                 slot[1] = slot[1] + g
         elif edge in pending:
-            pending[edge] = pending[edge] + g
+            p = pending[edge]
+            if type(p) is type(g) and isinstance(g, LazyGrad):
+                p.parts.extend(g.parts)  # built by this pass and held only here: grow it in place
+            else:
+                pending[edge] = p + g
         else:
             pending[edge] = g
             push(heap, (-edge.seq, edge))
@@ -154,8 +158,9 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets: set):
                     f"backward through {node.name} a second time: its graph was already freed; "
                     "pass retain_graph=True to the first backward"
                 )
-            if type(g) is IndexedGrad and not node.accepts_indexed_grad:
+            if isinstance(g, LazyGrad) and not node.accepts_lazy_grad:
                 g = g.dense()
+            node.last_use = not retain
             grads = _call_vjp(node, g) if graph_mode else node.backward(g)
             if type(grads) is not tuple:
                 grads = (grads,)

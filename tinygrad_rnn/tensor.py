@@ -47,7 +47,7 @@ class Tensor:
     @property
     def grad(self) -> np.ndarray | None:
         """The accumulated gradient: a C-contiguous array of this tensor's shape and dtype, or None."""
-        if self._pending is not None:  # an indexed gradient is made dense only when someone looks
+        if self._pending is not None:  # a lazy gradient is made dense only when someone looks
             pending, self._pending = self._pending, None
             self._grad = pending.dense() if self._grad is None else pending.add_to(self._grad)
         return self._grad
@@ -57,9 +57,9 @@ class Tensor:
         self._grad = value
         self._pending = None
 
-    def accumulate_indexed(self, g) -> None:
-        """Add an indexed gradient (tape internals): kept as it is until ``.grad`` is read, so an
-        optimizer can apply a lookup's gradient to the looked-up entries only."""
+    def accumulate_lazy(self, g) -> None:
+        """Add a lazy gradient (tape internals, see ``sparse``): kept as it is until ``.grad`` is read,
+        so an optimizer can apply a lookup's gradient to the looked-up entries only."""
         if self._grad is not None:
             g.add_to(self._grad)
         else:

@@ -22,7 +22,7 @@ def recurrence(xw: Tensor, w_hh: Tensor, h0=None, nonlinearity: str = "tanh") ->
     h = h0
     states = []
     for t in range(xw.shape[1]):
-        z = xw[:, t] if h is None else xw[:, t] + F.linear(h, w_hh)
+        z = xw[:, t] if h is None else F.linear(h, w_hh, xw[:, t])
         h = f(z)
         states.append(h)
     return F.stack(states, axis=1), h
@@ -61,7 +61,7 @@ class RNNCell(Module):
     def forward(self, x, h=None) -> Tensor:
         z = self.project(x)
         if h is not None:
-            z = z + F.linear(h, self.weight_hh)
+            z = F.linear(h, self.weight_hh, z)
         return _NONLINEARITIES[self.nonlinearity](z)
 
 

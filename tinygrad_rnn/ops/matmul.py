@@ -6,6 +6,7 @@ import numpy as np
 
 from ..function import Function, register
 from ..shapes import ShapeError, unbroadcast
+from ..sparse import OuterGrad
 
 
 @register
@@ -41,21 +42,31 @@ class MatMul(Function):
 
 @register
 class Linear(Function):
-    """d(x @ wᵀ) = grad @ w, gradᵀ @ x: w's gradient comes out in w's own (out, in) layout"""
+    """d(x @ wᵀ + b) = grad @ w, gradᵀ @ x, grad: w's gradient comes out in w's own (out, in) layout"""
 
     name = "linear"
 
-    def forward(self, x, w):
+    def forward(self, x, w, b=None):
         xs, ws = np.shape(x), np.shape(w)
         if len(ws) != 2 or len(xs) == 0 or xs[-1] != ws[1]:
             raise ShapeError(f"linear: needs x (..., in) and a 2-d weight (out, in), got {xs} and {ws}")
         self.save_for_backward(x, w)
-        return np.matmul(x, w.T)
+        out = np.matmul(x, w.T)
+        if b is None:
+            return out
+        if np.result_type(out, b) == out.dtype and np.broadcast_shapes(np.shape(b), out.shape) == out.shape:
+            out += b  # the product is a fresh array: add the bias in place
+            return out
+        return out + b
 
     def backward(self, grad):
         x, w = self.saved
         gx = grad @ w if self.needs_input_grad[0] else None
         gw = None
         if self.needs_input_grad[1]:
-            gw = grad.reshape((-1, w.shape[0])).T @ x.reshape((-1, w.shape[1]))
-        return gx, gw
+            g2, x2 = grad.reshape((-1, w.shape[0])), x.reshape((-1, w.shape[1]))
+            if isinstance(grad, np.ndarray) and g2.shape[0] * sum(w.shape) <= w.size:
+                gw = OuterGrad(w.shape, grad.dtype, [(g2, x2)])  # few rows: sum the products later, in one
+            else:
+                gw = g2.T @ x2
+        return gx, gw, grad if self.needs_input_grad[2] else None

@@ -28,7 +28,7 @@ class Reshape(Function):
 class Transpose(Function):
     """d transpose(x, axes) = grad transposed by the inverse permutation"""
 
-    accepts_indexed_grad = True  # a lookup of U.T's rows is a lookup of U's columns: it stays sparse
+    accepts_lazy_grad = True  # a lookup of U.T's rows is a lookup of U's columns: it stays lazy
 
     def forward(self, x, axes=None):
         axes = tuple(range(x.ndim))[::-1] if axes is None else axes
@@ -38,7 +38,7 @@ class Transpose(Function):
         return x.transpose(axes)
 
     def backward(self, grad):
-        return (grad.transpose(self.inverse),)  # an IndexedGrad transposes its index
+        return (grad.transpose(self.inverse),)  # a lazy gradient transposes its parts
 
 
 @register

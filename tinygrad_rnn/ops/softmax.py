@@ -90,30 +90,30 @@ class CrossEntropy(Function):
         losses = np.log(total) - picked
         probs /= total[:, None]
         losses[~valid] = 0
-        self.reduction = reduction
+        self.reduction, self.in_shape = reduction, logits.shape
         self.count = int(valid.sum())
-        self.save_for_backward(logits, probs, valid, safe_t)
+        self.save_for_backward(probs, valid, safe_t)  # not the logits: the probabilities are enough
         if reduction == "none":
             return losses.reshape(targets.shape)
         total_loss = losses.sum()
         return total_loss if reduction == "sum" else total_loss / max(self.count, 1)
 
     def backward(self, grad):
-        logits, probs, valid, safe_t = self.saved
-        n_classes = logits.shape[-1]
+        probs, valid, safe_t = self.saved
         if self.reduction == "none":
             weight = grad.reshape((-1, 1))
         else:
             weight = grad if self.reduction == "sum" else grad * (1.0 / max(self.count, 1))
-        if isinstance(grad, Tensor):  # recorded (create_graph): the composite, differentiable again
+        rows = np.arange(len(safe_t))
+        if isinstance(grad, Tensor):  # recorded (create_graph): softmax - onehot, differentiable again
             onehot = np.zeros(probs.shape, probs.dtype)
-            onehot[np.arange(len(safe_t)), safe_t] = 1
-            soft = logits.reshape((-1, n_classes)).softmax(axis=-1)
-            g = (soft - onehot) * (weight * valid[:, None])
-        else:
-            g = probs.copy()
-            g[np.arange(len(safe_t)), safe_t] -= 1
+            onehot[rows, safe_t] = 1
+            soft = Softmax.from_output(probs.reshape(self.in_shape), [self.edges[0]], axis=-1)
+            g = (soft.reshape(probs.shape) - onehot) * (weight * valid[:, None])
+        else:  # on its last use the saved probabilities become the gradient in place: no new (N, C) array
+            g = probs if self.last_use else probs.copy()
+            g[rows, safe_t] -= 1
             if self.count < len(valid):
                 g *= valid[:, None]
             g *= weight
-        return g.reshape(logits.shape), None
+        return g.reshape(self.in_shape), None
