@@ -191,30 +191,36 @@ def truncation_cost(pairs, repeats: int) -> float:
     return statistics.median(runs[4]) / statistics.median(runs[None])
 
 
-def one_sequence(steps: int, dtype=np.float32, k=None) -> tuple[float, int]:
-    """Seconds and peak traced bytes of forward + backward over one sequence of ``steps`` tokens."""
+def one_sequence(steps: int, trace: bool = False, dtype=np.float32) -> float:
+    """Forward + backward over one sequence of ``steps`` tokens, gradients made dense (read): seconds,
+    or with ``trace`` the peak of memory allocated meanwhile (tracemalloc sees numpy's arrays)."""
     rng = np.random.default_rng(0)
-    model = RNNLM(WORD_DIM, HIDDEN, bptt_truncate=k, dtype=dtype, seed=0)
+    model = RNNLM(WORD_DIM, HIDDEN, dtype=dtype, seed=0)
     x, y = rng.integers(0, WORD_DIM, steps), rng.integers(0, WORD_DIM, steps)
-    tracemalloc.start()
-    tracemalloc.reset_peak()
+    if trace:
+        tracemalloc.start()
     start = time.perf_counter()
     model.loss(x, y, reduction="sum").backward()
+    grads = [p.grad for p in model.parameters()]
     seconds = time.perf_counter() - start
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return seconds, peak
+    if trace:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak
+    assert all(g is not None for g in grads)
+    return seconds
 
 
-def scaling(lengths=(10, 100, 1000, 10000), repeats: int = 3) -> None:
-    print("\nfull BPTT over one sequence, float32, forward + backward (median of runs):\n")
-    print("| steps | µs per token | peak traced memory | peak ÷ logits array (steps × 8000 × 4 bytes) |")
+def scaling(lengths=(10, 100, 1000, 10000), repeats: int = 5) -> None:
+    """Time per token against sequence length (untraced runs), then the traced memory peak of each."""
+    print("\nfull BPTT over one sequence, float32, forward + backward with dense gradients:\n")
+    print("| steps | µs per token (median) | peak memory (traced) | peak ÷ the (steps, 8000) float32 logits |")
     print("|---:|---:|---:|---:|")
     one_sequence(100)  # warm-up
     for steps in lengths:
-        runs = [one_sequence(steps) for _ in range(repeats if steps < 10000 else 1)]
-        seconds = statistics.median(r[0] for r in runs)
-        peak = max(r[1] for r in runs)
+        runs = max(1, min(repeats, 20_000 // steps))
+        seconds = statistics.median(one_sequence(steps) for _ in range(runs))
+        peak = one_sequence(steps, trace=True)
         logits = steps * WORD_DIM * 4
         print(f"| {steps:,} | {seconds / steps * 1e6:.1f} | {peak / 2**20:,.1f} MiB | {peak / logits:.2f} |")
 

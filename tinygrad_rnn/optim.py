@@ -62,7 +62,8 @@ class SGD(Optimizer):
     def step(self) -> None:
         for i, p in enumerate(self.params):
             if p._pending is not None and p._grad is None and not self.weight_decay and self.velocity is None:
-                p._pending.add_to(p.data, -self.lr)  # a lookup's gradient: update the looked-up entries only
+                # a lazy gradient goes straight into the weights: a lookup's only into the looked-up entries
+                p._pending.add_to(p.data, -self.lr, self._scratch[i])
                 continue
             if p.grad is None:
                 continue

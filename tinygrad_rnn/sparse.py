@@ -31,8 +31,10 @@ class LazyGrad:
         self.dtype = np.dtype(dtype)
         self.parts = parts
 
-    def add_to(self, out: np.ndarray, scale: float | None = None) -> np.ndarray:  # pragma: no cover
-        raise NotImplementedError
+    def add_to(self, out: np.ndarray, scale: float | None = None, scratch: np.ndarray | None = None) -> np.ndarray:
+        """Add the gradient (times ``scale``) into ``out`` in place; ``scratch``, an array like ``out``,
+        may be used for intermediate results."""
+        raise NotImplementedError  # pragma: no cover
 
     def dense(self) -> np.ndarray:
         return self.add_to(np.zeros(self.shape, self.dtype))
@@ -56,7 +58,7 @@ class IndexedGrad(LazyGrad):
 
     __slots__ = ()
 
-    def add_to(self, out: np.ndarray, scale: float | None = None) -> np.ndarray:
+    def add_to(self, out: np.ndarray, scale: float | None = None, scratch: np.ndarray | None = None) -> np.ndarray:
         """Scatter-add every part (times ``scale``) into ``out`` in place."""
         for index, values in self.parts:
             if scale is not None:
@@ -81,23 +83,25 @@ class OuterGrad(LazyGrad):
 
     __slots__ = ()
 
-    def product(self) -> np.ndarray:
+    def product(self, scale: float | None = None, out: np.ndarray | None = None) -> np.ndarray:
+        """Σ leftᵀ @ right as one matmul (times ``scale``, folded into the small left factor)."""
         if len(self.parts) == 1:
             left, right = self.parts[0]
         else:
             left = np.concatenate([p[0] for p in self.parts])
             right = np.concatenate([p[1] for p in self.parts])
+        if scale is not None:
+            left = left * scale
+        if out is not None and out.shape == self.shape and out.dtype == np.result_type(left, right):
+            return np.matmul(left.T, right, out=out)
         return left.T @ right
 
     def dense(self) -> np.ndarray:
         out = self.product()
         return out if out.dtype == self.dtype else out.astype(self.dtype)
 
-    def add_to(self, out: np.ndarray, scale: float | None = None) -> np.ndarray:
-        prod = self.product()
-        if scale is not None:
-            prod *= scale
-        out += prod
+    def add_to(self, out: np.ndarray, scale: float | None = None, scratch: np.ndarray | None = None) -> np.ndarray:
+        out += self.product(scale, scratch)
         return out
 
     def transpose(self, axes: tuple[int, ...]) -> LazyGrad | np.ndarray:

@@ -115,8 +115,9 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets: set):
     push, pop = heapq.heappush, heapq.heappop
 
     def deliver(edge, g, op: str) -> None:
-        if isinstance(edge, Tensor):
-            shape, dtype = edge.shape, edge.dtype
+        leaf = isinstance(edge, Tensor)
+        if leaf:
+            shape, dtype = edge.data.shape, edge.data.dtype
         else:
             shape, dtype = edge.out_shape, edge.out_dtype
         if not graph_mode and isinstance(g, Tensor):
@@ -128,18 +129,14 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets: set):
                 raise ShapeError(f"{op} backward returned a gradient of the wrong shape: {e}") from None
         if g.dtype != dtype:
             g = g.astype(dtype)
-        if isinstance(edge, Tensor):
+        if leaf:
             slot = leaves.get(id(edge))
             if slot is None:
                 leaves[id(edge)] = [edge, g]
             else:
-                slot[1] = slot[1] + g
+                slot[1] = _accumulate(slot[1], g)
         elif edge in pending:
-            p = pending[edge]
-            if type(p) is type(g) and isinstance(g, LazyGrad):
-                p.parts.extend(g.parts)  # built by this pass and held only here: grow it in place
-            else:
-                pending[edge] = p + g
+            pending[edge] = _accumulate(pending[edge], g)
         else:
             pending[edge] = g
             push(heap, (-edge.seq, edge))
@@ -172,6 +169,14 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets: set):
             if not retain:
                 node.edges = node.saved = None  # memory falls during the pass
     return leaves, captured
+
+
+def _accumulate(total, g):
+    """total + g; lazy gradients of one kind, built by this pass and held only by it, grow in place."""
+    if type(total) is type(g) and isinstance(g, LazyGrad):
+        total.parts.extend(g.parts)
+        return total
+    return total + g
 
 
 def _call_vjp(node: Function, g):

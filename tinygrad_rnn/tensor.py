@@ -280,6 +280,8 @@ def _raw(x):
 def _raw_index(index):
     """Tensors and lists inside an index become arrays, so the index can be saved and reused."""
     if isinstance(index, tuple):
+        if not any(isinstance(i, (Tensor, list, tuple)) for i in index):
+            return index
         return tuple(_raw_index(i) for i in index)
     if isinstance(index, Tensor):
         return index.data
