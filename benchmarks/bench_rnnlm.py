@@ -15,6 +15,7 @@ PyTorch and HIPS autograd rows appear when installed (pip install -e ".[bench]")
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import platform
 import statistics
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import rnn_baselines as base  # noqa: E402
 
 from tinygrad_rnn import data  # noqa: E402
+from tinygrad_rnn.checkpoint import atomic_write  # noqa: E402
 from tinygrad_rnn.compare import transfer_weights  # noqa: E402
 from tinygrad_rnn.models import RNNLM  # noqa: E402
 from tinygrad_rnn.optim import SGD  # noqa: E402
@@ -146,11 +148,6 @@ def measure(impls: list[Impl], pairs, repeats: int) -> None:
 
 
 def print_tables(impls: list[Impl], tokens: int) -> None:
-    ref = next(i for i in impls if i.name.startswith("hand-written gates (the"))
-    ref_s = ref.seconds[SETTINGS[0]]
-    torch_loop = next((i for i in impls if "Python loop" in i.name), None)
-    torch_rnn = next((i for i in impls if "nn.RNN" in i.name), None)
-    numpy_ = next(i for i in impls if i.name.startswith("hand-optimised"))
     print("seconds per epoch (tokens per second):\n")
     print("| implementation | " + " | ".join(f"{d} {m}" for d, m in SETTINGS) + " |")
     print("|---|" + "---:|" * len(SETTINGS))
@@ -158,23 +155,23 @@ def print_tables(impls: list[Impl], tokens: int) -> None:
         cells = [f"{impl.seconds[s]:.3f} ({tokens / impl.seconds[s]:,.0f})" if s in impl.seconds else ""
                  for s in SETTINGS]
         print(f"| {impl.name} | " + " | ".join(cells) + " |")
-    print("\nratios within this run (time of the row ÷ time of the named implementation, same setting):\n")
-    others = [("the tutorial's gates", ref), ("PyTorch loop", torch_loop), ("PyTorch nn.RNN", torch_rnn),
-              ("hand-optimised numpy", numpy_)]
-    others = [(n, o) for n, o in others if o is not None]
-    print("| implementation | setting | " + " | ".join(f"÷ {n}" for n, _ in others) + " |")
-    print("|---|---|" + "---:|" * len(others))
-    for impl in impls:
-        if impl.name.startswith("tape"):
-            for s in SETTINGS:
-                cells = []
-                for _, o in others:
-                    ref_setting = s if s in o.seconds else None
-                    if o is ref:  # the reference runs float64 per sentence: every tape time is set against it
-                        cells.append(f"1/{ref_s / impl.seconds[s]:.0f}")
-                    else:
-                        cells.append(f"{impl.seconds[s] / o.seconds[ref_setting]:.2f}" if ref_setting else "")
-                print(f"| {impl.name} | {s[0]} {s[1]} | " + " | ".join(cells) + " |")
+
+    gates = {("full" in i.name): i.seconds[SETTINGS[0]] for i in impls if i.name.startswith("hand-written")}
+    others = [(label, next((i for i in impls if key in i.name), None)) for label, key in
+              (("PyTorch loop", "Python loop"), ("PyTorch nn.RNN", "nn.RNN"), ("hand-optimised numpy", "numpy"))]
+    others = [(label, o) for label, o in others if o is not None]
+    print("\nthe tape against the others, within this run (time ratios in the same setting; "
+          "the gates run float64 per sentence with the same truncation):\n")
+    print("| tape RNNLM | setting | × faster than the tutorial's gates | "
+          + " | ".join(f"time ÷ {label}" for label, _ in others) + " |")
+    print("|---|---|---:|" + "---:|" * len(others))
+    for impl in (i for i in impls if i.name.startswith("tape")):
+        for setting in SETTINGS:
+            t = impl.seconds[setting]
+            cells = [f"{gates['full' in impl.name] / t:.0f}×"]
+            cells += [f"{t / o.seconds[setting]:.2f}" if setting in o.seconds else "" for _, o in others]
+            label = impl.name.removeprefix("tape RNNLM, ")
+            print(f"| {label} | {setting[0]} {setting[1]} | " + " | ".join(cells) + " |")
 
 
 def truncation_cost(pairs, repeats: int) -> float:
@@ -191,9 +188,11 @@ def truncation_cost(pairs, repeats: int) -> float:
     return statistics.median(runs[4]) / statistics.median(runs[None])
 
 
-def one_sequence(steps: int, trace: bool = False, dtype=np.float32) -> float:
-    """Forward + backward over one sequence of ``steps`` tokens, gradients made dense (read): seconds,
-    or with ``trace`` the peak of memory allocated meanwhile (tracemalloc sees numpy's arrays)."""
+def one_sequence(steps: int, dense: bool, trace: bool = False, dtype=np.float32) -> float:
+    """Forward + backward over one sequence of ``steps`` tokens: seconds, or with ``trace`` the peak
+    of memory allocated meanwhile (tracemalloc sees numpy's arrays). With ``dense`` every gradient is
+    also read as an array; without, the embedding's and the shared weights' gradients stay in the lazy
+    form an optimizer applies directly."""
     rng = np.random.default_rng(0)
     model = RNNLM(WORD_DIM, HIDDEN, dtype=dtype, seed=0)
     x, y = rng.integers(0, WORD_DIM, steps), rng.integers(0, WORD_DIM, steps)
@@ -201,28 +200,31 @@ def one_sequence(steps: int, trace: bool = False, dtype=np.float32) -> float:
         tracemalloc.start()
     start = time.perf_counter()
     model.loss(x, y, reduction="sum").backward()
-    grads = [p.grad for p in model.parameters()]
+    if dense:
+        assert all(p.grad is not None for p in model.parameters())
     seconds = time.perf_counter() - start
     if trace:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         return peak
-    assert all(g is not None for g in grads)
     return seconds
 
 
 def scaling(lengths=(10, 100, 1000, 10000), repeats: int = 5) -> None:
     """Time per token against sequence length (untraced runs), then the traced memory peak of each."""
-    print("\nfull BPTT over one sequence, float32, forward + backward with dense gradients:\n")
-    print("| steps | µs per token (median) | peak memory (traced) | peak ÷ the (steps, 8000) float32 logits |")
-    print("|---:|---:|---:|---:|")
-    one_sequence(100)  # warm-up
+    print("\nfull BPTT over one sequence, float32 (medians; memory traced in a separate run):\n")
+    print("| steps | µs per token, forward + backward | µs per token, + gradients read as arrays | "
+          "peak memory | peak ÷ the (steps, 8000) float32 logits |")
+    print("|---:|---:|---:|---:|---:|")
+    one_sequence(100, True)  # warm-up
     for steps in lengths:
-        runs = max(1, min(repeats, 20_000 // steps))
-        seconds = statistics.median(one_sequence(steps) for _ in range(runs))
-        peak = one_sequence(steps, trace=True)
+        runs = max(3, min(repeats * 10, 20_000 // steps))
+        lazy = statistics.median(one_sequence(steps, False) for _ in range(runs))
+        dense = statistics.median(one_sequence(steps, True) for _ in range(runs))
+        peak = one_sequence(steps, True, trace=True)
         logits = steps * WORD_DIM * 4
-        print(f"| {steps:,} | {seconds / steps * 1e6:.1f} | {peak / 2**20:,.1f} MiB | {peak / logits:.2f} |")
+        print(f"| {steps:,} | {lazy / steps * 1e6:.1f} | {dense / steps * 1e6:.1f} | {peak / 2**20:,.1f} MiB | "
+              f"{peak / logits:.2f} |")
 
 
 def plot(impls: list[Impl], tokens: int, path: str) -> None:
@@ -245,7 +247,9 @@ def plot(impls: list[Impl], tokens: int, path: str) -> None:
     ax.legend(fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    atomic_write(Path(path), buf.getvalue())
 
 
 def machine() -> str:

@@ -112,9 +112,21 @@ def test_linear_is_x_times_w_transposed_plus_b(lead, n_in, n_out, seed):
     inputs = make_inputs([lead + (n_in,), (n_out, n_in), (n_out,)], ["any", "any", "any"], seed)
     check(lambda x, w: F.linear(x, w), inputs[:2], lambda x, w: x @ w.T)
     check(lambda x, w, b: F.linear(x, w, b), inputs, lambda x, w, b: x @ w.T + b)
+    check(lambda x, w, b: F.linear(x, w, b, activation="tanh"), inputs, lambda x, w, b: np.tanh(x @ w.T + b))
     x, w, b = inputs
     F.linear(x, w, b).sum().backward()
     assert w.grad.flags.c_contiguous and w.grad.shape == (n_out, n_in) and b.grad.shape == (n_out,)
+
+
+def test_linear_with_fused_relu_matches_the_composite():
+    x = Tensor(np.array([[1.0, -2.0], [0.5, 3.0]]), requires_grad=True)
+    w = Tensor(np.array([[0.7, 0.2], [-0.4, 0.9], [0.3, -0.8]]), requires_grad=True)
+    fused = F.linear(x, w, activation="relu")
+    composite = F.relu(x @ w.T)
+    np.testing.assert_array_equal(fused.data, composite.data)
+    assert gradcheck(lambda x, w: F.linear(x, w, activation="relu"), [x, w])
+    with pytest.raises(ValueError, match="activation must be None, 'tanh' or 'relu'"):
+        F.linear(x, w, activation="gelu")
 
 
 @covers("sum")

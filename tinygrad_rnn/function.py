@@ -48,6 +48,7 @@ class Function:
     # Set by the reverse pass before backward: True when the graph is not kept, so this is the
     # node's last backward and it may consume its saved arrays in place.
     last_use = False
+    saved: tuple = ()  # what save_for_backward kept (an instance attribute once it is called)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -69,6 +70,7 @@ class Function:
         """Run the forward on the inputs' arrays and, when any input requires grad, record a node."""
         arrays = []
         edges = []
+        needs = []
         record = False
         for a in args:
             if isinstance(a, Tensor):
@@ -76,12 +78,13 @@ class Function:
                 if a.requires_grad:
                     record = True
                     edges.append(a._ctx or a)
+                    needs.append(True)
                     continue
             else:
                 arrays.append(a)
             edges.append(None)
-        ctx = cls()
-        ctx.saved = ()
+            needs.append(False)
+        ctx = cls.__new__(cls)
         try:
             out = ctx.forward(*arrays, **params)
         except ShapeError:
@@ -95,7 +98,7 @@ class Function:
         if not record or not grad_mode.enabled:
             return Tensor._make(out, None)
         ctx.edges = edges
-        ctx.needs_input_grad = [e is not None for e in edges]
+        ctx.needs_input_grad = needs
         ctx.seq = next(_sequence)
         ctx.out_shape = out.shape
         ctx.out_dtype = out.dtype
@@ -115,7 +118,7 @@ class Function:
     def from_output(cls, out: np.ndarray, edges: list, **attrs) -> Tensor:
         """A graph-connected Tensor for ``out`` as if this primitive had computed it from the inputs
         behind ``edges``. Lets a fused op that saved only its result be differentiated again."""
-        ctx = cls()
+        ctx = cls.__new__(cls)
         ctx.__dict__.update(attrs)
         ctx.saved, ctx.saved_from = (out,), [-1]
         ctx.edges, ctx.needs_input_grad = list(edges), [e is not None for e in edges]

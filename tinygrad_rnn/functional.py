@@ -44,10 +44,10 @@ def matmul(x, y) -> Tensor:
     return ops.MatMul.apply(x, y)
 
 
-def linear(x, w, b=None) -> Tensor:
-    """x @ wᵀ + b for x (..., in), w (out, in) and b broadcastable to the result: one primitive,
-    with w's gradient in w's own layout."""
-    return ops.Linear.apply(x, w, b)
+def linear(x, w, b=None, activation: str | None = None) -> Tensor:
+    """activation(x @ wᵀ + b) for x (..., in), w (out, in), b broadcastable to the result and
+    activation None, "tanh" or "relu": one primitive, with w's gradient in w's own layout."""
+    return ops.Linear.apply(x, w, b, activation=activation)
 
 
 def where(cond, x, y) -> Tensor:

@@ -64,9 +64,9 @@ class RNNLM(Module):
         h = Tensor(before[b, np.maximum(t - k, 0)])
         for j in range(k + 1):
             tau = t - k + j  # the step that window t takes at its j-th position
-            z = F.linear(h, self.W, xu[b, np.maximum(tau, 0)])
+            s = F.linear(h, self.W, xu[b, np.maximum(tau, 0)], activation="tanh")
             real = (tau >= 0)[:, None]
-            h = z.tanh() if real.all() else F.where(real, z.tanh(), h)  # windows that start before 0 wait
+            h = s if real.all() else F.where(real, s, h)  # windows that start before 0 wait
         return h
 
     def forward(self, x) -> Tensor:

@@ -102,6 +102,7 @@ CASES: list[OpCase] = [
     OpCase("linear", "one row", lambda x, w: F.linear(x, w), ((4,), (3, 4))),
     OpCase("linear", "with bias", lambda x, w, b: F.linear(x, w, b), ((2, 4), (3, 4), (3,))),
     OpCase("linear", "with a full-shape bias", lambda x, w, b: F.linear(x, w, b), ((2, 4), (3, 4), (2, 3))),
+    OpCase("linear", "fused tanh", lambda x, w, b: F.linear(x, w, b, activation="tanh"), ((2, 4), (3, 4), (3,))),
     OpCase("reshape", "matrix to 3-d", lambda x: x.reshape(2, 3, 2), ((3, 4),)),
     OpCase("reshape", "0-d to (1, 1)", lambda x: x.reshape(1, 1), ((),)),
     OpCase("transpose", "permute 3-d", lambda x: x.transpose(2, 0, 1), ((2, 3, 4),)),

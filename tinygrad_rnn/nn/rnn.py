@@ -18,12 +18,13 @@ def recurrence(xw: Tensor, w_hh: Tensor, h0=None, nonlinearity: str = "tanh") ->
     Returns all states (B, T, H) and the last (B, H). ``h0=None`` is the zero state, and then
     the first step needs no matrix product. Only the H×H work happens inside the loop.
     """
-    f = _NONLINEARITIES[nonlinearity]
     h = h0
     states = []
     for t in range(xw.shape[1]):
-        z = xw[:, t] if h is None else F.linear(h, w_hh, xw[:, t])
-        h = f(z)
+        if h is None:
+            h = _NONLINEARITIES[nonlinearity](xw[:, t])
+        else:  # one fused primitive per step: f(h W_hhᵀ + xw_t)
+            h = F.linear(h, w_hh, xw[:, t], activation=nonlinearity)
         states.append(h)
     return F.stack(states, axis=1), h
 
@@ -60,9 +61,9 @@ class RNNCell(Module):
 
     def forward(self, x, h=None) -> Tensor:
         z = self.project(x)
-        if h is not None:
-            z = F.linear(h, self.weight_hh, z)
-        return _NONLINEARITIES[self.nonlinearity](z)
+        if h is None:
+            return _NONLINEARITIES[self.nonlinearity](z)
+        return F.linear(h, self.weight_hh, z, activation=self.nonlinearity)
 
 
 class RNN(RNNCell):

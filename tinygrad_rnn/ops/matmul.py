@@ -40,27 +40,49 @@ class MatMul(Function):
         return gx, gy
 
 
+_ACTIVATIONS = (None, "tanh", "relu")
+
+
 @register
 class Linear(Function):
-    """d(x @ wᵀ + b) = grad @ w, gradᵀ @ x, grad: w's gradient comes out in w's own (out, in) layout"""
+    """d f(x @ wᵀ + b) = gz @ w, gzᵀ @ x, gz with gz = grad * f'(out): w's gradient in w's own layout
+
+    ``activation`` (None, "tanh" or "relu") fuses the nonlinearity of a dense layer into the same
+    node: one op per step of an unrolled RNN instead of two.
+    """
 
     name = "linear"
 
-    def forward(self, x, w, b=None):
+    def forward(self, x, w, b=None, activation=None):
         xs, ws = np.shape(x), np.shape(w)
         if len(ws) != 2 or len(xs) == 0 or xs[-1] != ws[1]:
             raise ShapeError(f"linear: needs x (..., in) and a 2-d weight (out, in), got {xs} and {ws}")
-        self.save_for_backward(x, w)
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"linear: activation must be None, 'tanh' or 'relu', got {activation!r}")
         out = np.matmul(x, w.T)
-        if b is None:
-            return out
-        if np.result_type(out, b) == out.dtype and np.broadcast_shapes(np.shape(b), out.shape) == out.shape:
-            out += b  # the product is a fresh array: add the bias in place
-            return out
-        return out + b
+        if b is not None:
+            if np.result_type(out, b) == out.dtype and np.broadcast_shapes(np.shape(b), out.shape) == out.shape:
+                out += b  # the product is a fresh array: add the bias in place
+            else:
+                out = out + b
+        self.activation = activation
+        if activation == "tanh":
+            np.tanh(out, out=out)
+        elif activation == "relu":
+            np.maximum(out, 0, out=out)
+        if activation:
+            self.save_for_backward(x, w, out)  # f' is read off the output
+        else:
+            self.save_for_backward(x, w)
+        return out
 
     def backward(self, grad):
-        x, w = self.saved
+        x, w = self.saved[:2]
+        if self.activation == "tanh":
+            out = self.saved[2]
+            grad = grad * (1 - out * out)
+        elif self.activation == "relu":
+            grad = grad * (self.saved[2] > 0)
         gx = grad @ w if self.needs_input_grad[0] else None
         gw = None
         if self.needs_input_grad[1]:
