@@ -73,7 +73,8 @@ def batches(pairs, size: int) -> list:
 
 def tape_builder(k: int | None) -> Builder:
     def build(weights, work, lr, dtype):
-        model = RNNLM(WORD_DIM, HIDDEN, bptt_truncate=k, dtype=dtype)
+        hidden, word_dim = weights["U"].shape
+        model = RNNLM(word_dim, hidden, bptt_truncate=k, dtype=dtype)
         for name, w in weights.items():
             getattr(model, name).data[...] = w
         opt = SGD(model.parameters(), lr=lr)
@@ -83,14 +84,16 @@ def tape_builder(k: int | None) -> Builder:
                 opt.zero_grad()
                 model.loss(x, y, mask, reduction="sum").backward()
                 opt.step()
+        epoch.weights = lambda: {n: p.data for n, p in model.named_parameters()}
         return epoch
     return build
 
 
 def reference_builder(k: int) -> Builder:
     def build(weights, work, lr, dtype):
-        gate = GateRNN(WORD_DIM, HIDDEN, bptt_truncate=k)
-        tape = RNNLM(WORD_DIM, HIDDEN)
+        hidden, word_dim = weights["U"].shape
+        gate = GateRNN(word_dim, hidden, bptt_truncate=k)
+        tape = RNNLM(word_dim, hidden)
         for name, w in weights.items():
             getattr(tape, name).data[...] = w
         transfer_weights(tape, gate)
@@ -99,6 +102,7 @@ def reference_builder(k: int) -> Builder:
         def epoch():
             for x, y in sentences:
                 gate.sgd_step(x, y, lr)
+        epoch.weights = lambda: {"U": gate.U, "V": gate.V, "W": gate.W}
         return epoch
     return build
 

@@ -2,8 +2,9 @@
 
 Every builder takes the initial weights (U (H, V), V (V, H), W (H, H)), the sentences as padded
 batches (x, y, mask) and the learning rate, and returns a function that runs one epoch of SGD
-on the summed loss with full BPTT, starting from those weights. None of them is part of the
-package: they are baselines.
+on the summed loss with full BPTT, starting from those weights; its ``weights()`` gives the
+current U, V, W as numpy arrays (the tests check that every baseline trains like the tape).
+None of them is part of the package: they are baselines.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def numpy_epoch(weights: dict, work: list, lr: float, dtype) -> callable:
             np.subtract(V, scratch, out=V)
             np.subtract(W, lr * dW, out=W)
             np.subtract.at(U.T, x.reshape(-1), lr * dz.reshape(-1, U.shape[0]))
+    epoch.weights = lambda: {"U": U, "V": V, "W": W}
     return epoch
 
 
@@ -78,6 +80,7 @@ def torch_loop_epoch(weights: dict, work: list, lr: float, dtype) -> callable:
             real, targets = (states[mask], y[mask]) if mask is not None else (states[0], y[0])
             F.cross_entropy(real @ V.t(), targets, reduction="sum").backward()
             _torch_sgd((U, V, W), lr)
+    epoch.weights = lambda: {"U": U.detach().numpy(), "V": V.detach().numpy(), "W": W.detach().numpy()}
     return epoch
 
 
@@ -102,6 +105,8 @@ def torch_rnn_epoch(weights: dict, work: list, lr: float, dtype) -> callable:
             real, targets = (states[mask], y[mask]) if mask is not None else (states[0], y[0])
             F.cross_entropy(real @ V.t(), targets, reduction="sum").backward()
             _torch_sgd((U, V, rnn.weight_hh_l0), lr)
+    epoch.weights = lambda: {"U": U.detach().numpy(), "V": V.detach().numpy(),
+                             "W": rnn.weight_hh_l0.detach().numpy()}
     return epoch
 
 
@@ -140,4 +145,5 @@ def autograd_epoch(weights: dict, work: list, lr: float, dtype) -> callable:
         for x, y in sentences:
             for p, g in zip(params, gradient(params, x, y)):
                 p -= lr * g
+    epoch.weights = lambda: dict(zip("UVW", params))
     return epoch
