@@ -276,6 +276,18 @@ def test_cross_entropy_matches_log_softmax_composite(lead, classes, data, reduct
     check(fused, [x], lambda _: want)
 
 
+@covers("linear_cross_entropy")
+@given(lead=shapes(max_dims=2), n_in=st.integers(1, 4), classes=st.integers(1, 5), data=st.data(),
+       reduction=st.sampled_from(["mean", "sum", "none"]), ignore=st.booleans(), seed=seeds)
+def test_linear_cross_entropy_equals_linear_then_cross_entropy(lead, n_in, classes, data, reduction, ignore, seed):
+    targets = np.random.default_rng(seed).integers(0, classes, lead)
+    ignore_index = data.draw(st.integers(0, classes - 1)) if ignore else None
+    inputs = make_inputs([lead + (n_in,), (classes, n_in)], ["any", "any"], seed)
+    kw = dict(reduction=reduction, ignore_index=ignore_index)
+    want = F.cross_entropy(F.linear(*inputs), targets, **kw).data
+    check(lambda x, w: F.linear_cross_entropy(x, w, targets, **kw), inputs, lambda x, w: want)
+
+
 def test_every_registered_primitive_has_a_property_test():
     assert TESTED == set(REGISTRY), f"untested: {set(REGISTRY) - TESTED}; unknown: {TESTED - set(REGISTRY)}"
 

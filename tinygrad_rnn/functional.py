@@ -111,3 +111,9 @@ def cross_entropy(logits, targets, reduction: str = "mean", ignore_index: int | 
     are none), ``'sum'`` adds them, ``'none'`` returns one loss per target.
     """
     return ops.CrossEntropy.apply(logits, targets, reduction=reduction, ignore_index=ignore_index)
+
+
+def linear_cross_entropy(x, w, targets, reduction: str = "mean", ignore_index: int | None = None) -> Tensor:
+    """``cross_entropy(linear(x, w), targets, ...)`` as one primitive: an output layer and its loss
+    with one (N, classes) array instead of two."""
+    return ops.LinearCrossEntropy.apply(x, w, targets, reduction=reduction, ignore_index=ignore_index)

@@ -86,8 +86,7 @@ class RNNLM(Module):
             raise ValueError(f"RNNLM.loss: x of shape {ids.shape} and y of shape {targets.shape} differ")
         keep = None if mask is None else np.flatnonzero(np.asarray(mask, dtype=bool).reshape(ids.shape))
         targets = targets.reshape(-1) if keep is None else targets.reshape(-1)[keep]
-        logits = F.linear(self._states(ids, keep=keep), self.V)
-        return F.cross_entropy(logits, targets, reduction=reduction)
+        return F.linear_cross_entropy(self._states(ids, keep=keep), self.V, targets, reduction=reduction)
 
     def stream(self, x, y, chunk: int, h0=None) -> Iterator[tuple[Tensor, int]]:
         """Classic TBPTT for long sequences: yields (summed loss, tokens) per chunk of ``chunk`` steps.
@@ -103,7 +102,7 @@ class RNNLM(Module):
             xu = self.U.T[ids[:, s:s + chunk]]
             states, last = recurrence(xu, self.W, h)
             h = last.detach()
-            loss = F.cross_entropy(F.linear(states, self.V), targets[:, s:s + chunk], reduction="sum")
+            loss = F.linear_cross_entropy(states, self.V, targets[:, s:s + chunk], reduction="sum")
             yield loss, targets[:, s:s + chunk].size
 
     @no_grad()

@@ -131,6 +131,11 @@ CASES: list[OpCase] = [
     OpCase("log_softmax", "axis 1", lambda x: F.log_softmax(x, axis=1), ((2, 3, 2),)),
     OpCase("cross_entropy", "mean", lambda x: F.cross_entropy(x, _TARGETS), ((2, 3, 5),)),
     OpCase("cross_entropy", "sum", lambda x: F.cross_entropy(x, _TARGETS[0], reduction="sum"), ((3, 5),)),
+    OpCase("linear_cross_entropy", "mean", lambda x, w: F.linear_cross_entropy(x, w, _TARGETS), ((2, 3, 4), (5, 4))),
+    OpCase("linear_cross_entropy", "sum, one row", lambda x, w: F.linear_cross_entropy(x, w, np.array(2), "sum"),
+           ((4,), (5, 4))),
+    OpCase("linear_cross_entropy", "none, ignore_index",
+           lambda x, w: F.linear_cross_entropy(x, w, _TARGETS, reduction="none", ignore_index=3), ((2, 3, 4), (5, 4))),
     OpCase("cross_entropy", "none, ignore_index",
            lambda x: F.cross_entropy(x, _TARGETS, reduction="none", ignore_index=3), ((2, 3, 5),)),
 ]

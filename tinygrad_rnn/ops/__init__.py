@@ -19,13 +19,14 @@ from .elementwise import (
     Tanh,
     Where,
 )
+from .losses import CrossEntropy, LinearCrossEntropy
 from .matmul import Linear, MatMul
 from .movement import BroadcastTo, Cat, GetItem, Reshape, ScatterAdd, Stack, Transpose
 from .reduce import Max, Sum
-from .softmax import CrossEntropy, LogSoftmax, Softmax
+from .softmax import LogSoftmax, Softmax
 
 __all__ = [
-    "Abs", "Add", "BroadcastTo", "Cast", "Cat", "Clip", "CrossEntropy", "Div", "Exp", "GetItem",
-    "Linear", "Log", "LogSoftmax", "MatMul", "Max", "Mul", "Neg", "Pow", "PowScalar", "Relu", "Reshape",
+    "Abs", "Add", "BroadcastTo", "Cast", "Cat", "Clip", "CrossEntropy", "Div", "Exp", "GetItem", "Linear",
+    "LinearCrossEntropy", "Log", "LogSoftmax", "MatMul", "Max", "Mul", "Neg", "Pow", "PowScalar", "Relu", "Reshape",
     "ScatterAdd", "Sigmoid", "Softmax", "Sqrt", "Stack", "Sub", "Sum", "Tanh", "Transpose", "Where",
 ]
