@@ -40,8 +40,9 @@ class Function:
     """
 
     name = "function"
-    # Per-input value domains for the gradient sweep: "any", "positive", "nonzero", "kink0"
-    # (away from a kink at zero), "distinct" (no ties). Only tests and the CLI read this.
+    # Per-input value domains for the gradient sweep (see ``op_cases.sample``): "any", "positive",
+    # "nonzero", "kink0" (away from a kink at zero), "distinct" (no ties), "clip" (away from the
+    # bounds), "targets" (class ids). Only tests and the CLI read this.
     domains: tuple[str, ...] = ()
     # True if backward handles a ``sparse.LazyGrad`` itself; otherwise it is made dense first.
     accepts_lazy_grad = False

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import functional as F
 from . import ops
+from .function import REGISTRY
 from .gradcheck import compare_gradients, first_derivative
 from .tensor import Tensor
 
@@ -46,25 +47,26 @@ class OpCase:
     atol: float = 1e-5
 
     def inputs(self, rng: np.random.Generator) -> list[Tensor]:
-        doms = self.domains or ("any",) * len(self.shapes)
+        """Random float64 inputs, each from its domain: the case's own, else the primitive's hint."""
+        hint = REGISTRY[self.op].domains if self.op in REGISTRY else ()
+        doms = self.domains or tuple(hint[: len(self.shapes)]) + ("any",) * (len(self.shapes) - len(hint))
         return [Tensor(sample(d, s, rng), requires_grad=True) for d, s in zip(doms, self.shapes)]
 
 
 def _binary(op, name):
-    dom = ops.Div.domains if name == "div" else (("positive", "any") if name == "pow" else ())
     return [
-        OpCase(name, "same shape", op, ((3, 4), (3, 4)), dom),
-        OpCase(name, "broadcast", op, ((2, 3, 1), (4,)), dom),
-        OpCase(name, "0-d and vector", op, ((), (3,)), dom),
-        OpCase(name, "size-1", op, ((1,), (1, 1)), dom),
+        OpCase(name, "same shape", op, ((3, 4), (3, 4))),
+        OpCase(name, "broadcast", op, ((2, 3, 1), (4,))),
+        OpCase(name, "0-d and vector", op, ((), (3,))),
+        OpCase(name, "size-1", op, ((1,), (1, 1))),
     ]
 
 
-def _unary(name, fn, domain="any"):
+def _unary(name, fn):
     return [
-        OpCase(name, "matrix", fn, ((3, 4),), (domain,)),
-        OpCase(name, "0-d", fn, ((),), (domain,)),
-        OpCase(name, "size-1", fn, ((1, 1, 1),), (domain,)),
+        OpCase(name, "matrix", fn, ((3, 4),)),
+        OpCase(name, "0-d", fn, ((),)),
+        OpCase(name, "size-1", fn, ((1, 1, 1),)),
     ]
 
 
@@ -78,16 +80,16 @@ CASES: list[OpCase] = [
     *_binary(lambda a, b: a / b, "div"),
     *_binary(lambda a, b: a ** b, "pow"),
     *_unary("neg", lambda x: -x),
-    *_unary("pow_scalar", lambda x: x ** 2.5, "positive"),
-    OpCase("pow_scalar", "square", lambda x: x ** 2, ((4,),)),
+    *_unary("pow_scalar", lambda x: x ** 2.5),
+    OpCase("pow_scalar", "square", lambda x: x ** 2, ((4,),), ("any",)),
     *_unary("exp", F.exp),
-    *_unary("log", F.log, "positive"),
-    *_unary("sqrt", F.sqrt, "positive"),
+    *_unary("log", F.log),
+    *_unary("sqrt", F.sqrt),
     *_unary("tanh", F.tanh),
     *_unary("sigmoid", F.sigmoid),
-    *_unary("relu", F.relu, "kink0"),
-    *_unary("abs", F.abs, "kink0"),
-    *_unary("clip", lambda x: F.clip(x, -1.0, 1.0), "clip"),
+    *_unary("relu", F.relu),
+    *_unary("abs", F.abs),
+    *_unary("clip", lambda x: F.clip(x, -1.0, 1.0)),
     OpCase("where", "broadcast", lambda a, b: F.where(np.array([True, False, True]), a, b), ((2, 3), (1,))),
     OpCase("where", "0-d", lambda a, b: F.where(np.array(False), a, b), ((), ())),
     OpCase("cast", "to float32", lambda x: x.astype(np.float32) * 3.0, ((3,),), eps=1e-2, atol=1e-4),
@@ -122,9 +124,9 @@ CASES: list[OpCase] = [
     OpCase("sum", "axis 1 keepdims", lambda x: x.sum(axis=1, keepdims=True), ((2, 3, 4),)),
     OpCase("sum", "axes (0, 2)", lambda x: x.sum(axis=(0, 2)), ((2, 3, 4),)),
     OpCase("sum", "0-d", lambda x: x.sum(), ((),)),
-    OpCase("max", "all", lambda x: x.max(), ((3, 4),), ("distinct",)),
-    OpCase("max", "axis -1 keepdims", lambda x: x.max(axis=-1, keepdims=True), ((2, 3, 4),), ("distinct",)),
-    OpCase("max", "0-d", lambda x: x.max(), ((),), ("distinct",)),
+    OpCase("max", "all", lambda x: x.max(), ((3, 4),)),
+    OpCase("max", "axis -1 keepdims", lambda x: x.max(axis=-1, keepdims=True), ((2, 3, 4),)),
+    OpCase("max", "0-d", lambda x: x.max(), ((),)),
     OpCase("softmax", "last axis", lambda x: F.softmax(x), ((3, 5),)),
     OpCase("softmax", "axis 0", lambda x: F.softmax(x, axis=0), ((3, 2, 2),)),
     OpCase("log_softmax", "last axis", lambda x: F.log_softmax(x), ((3, 5),)),
