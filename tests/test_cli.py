@@ -15,6 +15,8 @@ import pytest
 
 from tinygrad_rnn import REGISTRY, Function, cli, op_cases
 
+from bad_inputs import BAD_CSVS
+
 
 def test_gradcheck_command_checks_every_primitive(capsys):
     assert cli.main(["gradcheck"]) == 0
@@ -82,12 +84,7 @@ def test_train_on_the_builtin_corpus_then_generate(tmp_path):
     assert all("UNKNOWN_TOKEN" not in line and "SENTENCE_" not in line for line in lines)
 
 
-@pytest.mark.parametrize("content, fragment", [
-    (b"", "the file is empty"),
-    (b"body\n\xff\xfe\n", "not UTF-8"),
-    (b'body\n"a\x00b"\n', "malformed CSV"),
-    (b"body\nok\nyes.\n", "no usable sentences"),
-])
+@pytest.mark.parametrize("content, fragment", BAD_CSVS)
 def test_train_rejects_bad_csv_in_one_line(tmp_path, content, fragment):
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
