@@ -6,6 +6,7 @@ step makes no temporaries the size of a parameter.
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Iterable
 
@@ -14,7 +15,7 @@ import numpy as np
 from .nn.module import Parameter
 
 
-class Optimizer:
+class Optimizer(abc.ABC):
     """Holds the parameters and their per-parameter state; ``step()`` applies ``.grad``."""
 
     def __init__(self, params: Iterable[Parameter], lr: float):
@@ -30,8 +31,9 @@ class Optimizer:
         for p in self.params:
             p.grad = None
 
-    def step(self) -> None:  # pragma: no cover - every optimizer defines it
-        raise NotImplementedError
+    @abc.abstractmethod
+    def step(self) -> None:
+        """Update every parameter that has a gradient."""
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """The optimizer's arrays (momentum, moments, step count) by name, for exact resumption."""
@@ -47,8 +49,8 @@ class Optimizer:
                                  f"expected {mine[key].shape}")
         self._load(state)
 
-    def _load(self, state: dict[str, np.ndarray]) -> None:
-        pass
+    def _load(self, state: dict[str, np.ndarray]) -> None:  # noqa: B027 - a stateless optimizer loads nothing
+        """Copy checked state into the optimizer's buffers."""
 
 
 class SGD(Optimizer):

@@ -21,7 +21,12 @@ def is_advanced(index) -> bool:
 
 
 class LazyGrad:
-    """A gradient of ``shape`` and ``dtype`` kept as a list of parts; subclasses say what a part is."""
+    """A gradient of ``shape`` and ``dtype`` kept as a list of parts.
+
+    Subclasses say what a part is and define ``add_to(out, scale=None, scratch=None)``: add the
+    gradient (times ``scale``) into ``out`` in place, optionally using ``scratch``, an array
+    like ``out``, for intermediate results.
+    """
 
     __slots__ = ("shape", "dtype", "parts")
     __array_ufunc__ = None  # make ``ndarray + LazyGrad`` call __radd__
@@ -30,11 +35,6 @@ class LazyGrad:
         self.shape = shape
         self.dtype = np.dtype(dtype)
         self.parts = parts
-
-    def add_to(self, out: np.ndarray, scale: float | None = None, scratch: np.ndarray | None = None) -> np.ndarray:
-        """Add the gradient (times ``scale``) into ``out`` in place; ``scratch``, an array like ``out``,
-        may be used for intermediate results."""
-        raise NotImplementedError  # pragma: no cover
 
     def dense(self) -> np.ndarray:
         return self.add_to(np.zeros(self.shape, self.dtype))

@@ -56,3 +56,8 @@ def test_load_state_dict_names_the_offending_key():
     with pytest.raises(ValueError, match="'scale' has dtype float32, the model expects float64"):
         m.load_state_dict({**sd, "scale": np.ones(2, np.float32)})
     np.testing.assert_array_equal(m.scale.data, np.ones(2))  # nothing was written by the failed loads
+
+
+def test_calling_a_module_without_forward_says_so():
+    with pytest.raises(TypeError, match="Two has no forward\\(\\); define one to call the module"):
+        Two()(np.ones(3))

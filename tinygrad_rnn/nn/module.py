@@ -66,10 +66,10 @@ class Module:
             p.data[...] = state[name]
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
-
-    def forward(self, *args, **kwargs):  # pragma: no cover - every module defines it
-        raise NotImplementedError(f"{type(self).__name__}.forward is not defined")
+        forward = getattr(self, "forward", None)
+        if forward is None:  # a container of parameters only: nothing to call
+            raise TypeError(f"{type(self).__name__} has no forward(); define one to call the module")
+        return forward(*args, **kwargs)
 
     def __repr__(self) -> str:
         shapes = ", ".join(f"{n}={p.shape}" for n, p in self.named_parameters())
