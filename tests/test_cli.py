@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_rnn import REGISTRY, Function, cli, op_cases
+from tinygrad_rnn import REGISTRY, Function, cli, registry, testing
 
 from bad_inputs import BAD_CSVS
 
@@ -37,8 +37,8 @@ def test_gradcheck_command_fails_with_exit_1_on_a_wrong_gradient(capsys, monkeyp
         def backward(self, grad):
             return (grad,)
 
-    monkeypatch.setitem(REGISTRY, "broken", Broken)
-    monkeypatch.setattr(op_cases, "CASES", [op_cases.OpCase("broken", "sin", Broken.apply, ((3,),))])
+    monkeypatch.setitem(registry._PRIMITIVES, "broken", Broken)
+    monkeypatch.setattr(testing, "CASES", [testing.OpCase("broken", "sin", Broken.apply, ((3,),))])
     assert cli.main(["gradcheck", "--op", "broken"]) == 1
     assert "FAIL" in capsys.readouterr().out
 

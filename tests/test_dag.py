@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 
 import tinygrad_rnn.functional as F
 from tinygrad_rnn import gradcheck, gradgradcheck
-
-from strategies import seeds
+from tinygrad_rnn.testing.strategies import seeds
 
 # bounded, smooth operations so any composition stays well-conditioned
 UNARY = [F.tanh, F.sigmoid, lambda x: x * 0.5, lambda x: -x]
@@ -49,5 +48,5 @@ def test_random_dag_gradients_match_finite_differences(program, seed):
     rng = np.random.default_rng(seed)
     inputs = [Tensor(rng.uniform(-1, 1, (2,)), requires_grad=True) for _ in range(n_inputs)]
     fn = lambda *xs: run(steps, xs)
-    assert gradcheck(fn, inputs)
+    assert gradcheck(fn, inputs, allow_unused=True)  # a program may not read every input
     assert gradgradcheck(fn, inputs)

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import tinygrad_rnn as tg
 import tinygrad_rnn.functional as F
 from tinygrad_rnn import REGISTRY, Tensor, gradcheck, gradgradcheck, ops
-from tinygrad_rnn.op_cases import CASES, MODEL_CASES, check_case
-
-from strategies import axis_args, broadcastable, make_inputs, seeds, shapes
+from tinygrad_rnn.testing import CASES, MODEL_CASES, check_case
+from tinygrad_rnn.testing.strategies import axis_args, broadcastable, inputs_for, seeds, shapes
 
 TESTED: set[str] = set()
 
@@ -65,7 +65,7 @@ def domains(name: str, n: int) -> list[str]:
 @given(shape=shapes(), seed=seeds)
 def test_unary_op_matches_numpy_and_finite_differences(name, shape, seed):
     fn, ref = UNARY[name]
-    check(fn, make_inputs([shape], domains(name, 1), seed), ref)
+    check(fn, inputs_for([shape], domains(name, 1), seed), ref)
 
 
 @covers(*BINARY)
@@ -73,21 +73,21 @@ def test_unary_op_matches_numpy_and_finite_differences(name, shape, seed):
 @given(pair=broadcastable(2), seed=seeds)
 def test_binary_op_broadcasts_like_numpy(name, pair, seed):
     fn, ref = BINARY[name]
-    check(fn, make_inputs(pair, domains(name, 2), seed), ref)
+    check(fn, inputs_for(pair, domains(name, 2), seed), ref)
 
 
 @covers("where")
 @given(trio=broadcastable(3), seed=seeds)
 def test_where_selects_and_routes_gradient(trio, seed):
     cond = np.random.default_rng(seed).random(trio[0]) > 0.5
-    check(lambda a, b: F.where(cond, a, b), make_inputs(trio[1:], ["any", "any"], seed),
+    check(lambda a, b: F.where(cond, a, b), inputs_for(trio[1:], ["any", "any"], seed),
           lambda a, b: np.where(cond, a, b))
 
 
 @covers("cast")
 @given(shape=shapes(), seed=seeds)
 def test_cast_round_trip_keeps_values_and_dtype(shape, seed):
-    (x,) = make_inputs([shape], ["any"], seed)
+    (x,) = inputs_for([shape], ["any"], seed)
     y = x.astype(np.float32)
     assert y.dtype == np.float32
     y.sum().backward()
@@ -109,13 +109,13 @@ def matmul_shapes(draw):
 @covers("matmul")
 @given(pair=matmul_shapes(), seed=seeds)
 def test_matmul_handles_vectors_and_broadcast_batches(pair, seed):
-    check(lambda a, b: a @ b, make_inputs(pair, ["any", "any"], seed), np.matmul)
+    check(lambda a, b: a @ b, inputs_for(pair, ["any", "any"], seed), np.matmul)
 
 
 @covers("linear")
 @given(lead=shapes(max_dims=2, max_side=3), n_in=st.integers(1, 4), n_out=st.integers(1, 3), seed=seeds)
 def test_linear_is_x_times_w_transposed_plus_b(lead, n_in, n_out, seed):
-    inputs = make_inputs([lead + (n_in,), (n_out, n_in), (n_out,)], ["any", "any", "any"], seed)
+    inputs = inputs_for([lead + (n_in,), (n_out, n_in), (n_out,)], ["any", "any", "any"], seed)
     check(lambda x, w: F.linear(x, w), inputs[:2], lambda x, w: x @ w.T)
     check(lambda x, w, b: F.linear(x, w, b), inputs, lambda x, w, b: x @ w.T + b)
     check(lambda x, w, b: F.linear(x, w, b, activation="tanh"), inputs, lambda x, w, b: np.tanh(x @ w.T + b))
@@ -139,16 +139,18 @@ def test_linear_with_fused_relu_matches_the_composite():
 @given(shape=shapes(), data=st.data(), keepdims=st.booleans(), seed=seeds)
 def test_sum_over_any_axes(shape, data, keepdims, seed):
     axis = data.draw(axis_args(len(shape)))
-    check(lambda x: x.sum(axis=axis, keepdims=keepdims), make_inputs([shape], ["any"], seed),
+    check(lambda x: x.sum(axis=axis, keepdims=keepdims), inputs_for([shape], ["any"], seed),
           lambda x: np.sum(x, axis=axis, keepdims=keepdims))
 
 
-@covers("max")
+@covers("max", "min")
+@pytest.mark.parametrize("name", ["max", "min"])
 @given(shape=shapes(), data=st.data(), keepdims=st.booleans(), seed=seeds)
-def test_max_over_any_axes(shape, data, keepdims, seed):
+def test_max_and_min_over_any_axes(name, shape, data, keepdims, seed):
     axis = data.draw(axis_args(len(shape)))
-    check(lambda x: x.max(axis=axis, keepdims=keepdims), make_inputs([shape], domains("max", 1), seed),
-          lambda x: np.max(x, axis=axis, keepdims=keepdims))
+    reference = getattr(np, name)
+    check(lambda x: getattr(x, name)(axis=axis, keepdims=keepdims), inputs_for([shape], domains(name, 1), seed),
+          lambda x: reference(x, axis=axis, keepdims=keepdims))
 
 
 def test_max_splits_gradient_evenly_between_ties():
@@ -157,10 +159,9 @@ def test_max_splits_gradient_evenly_between_ties():
     np.testing.assert_allclose(x.grad, [[0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]])
 
 
-def test_mean_and_min_are_composites_with_right_gradients():
+def test_mean_is_a_composite_with_right_gradients():
     x = Tensor(np.array([[0.0, 1.5, 0.7], [2.0, -1.0, 0.3]]), requires_grad=True)
     assert gradcheck(lambda t: t.mean(axis=0), [x])
-    assert gradcheck(lambda t: t.min(axis=1, keepdims=True), [x])
     np.testing.assert_allclose(x.mean().item(), 3.5 / 6)
     np.testing.assert_array_equal(x.min(axis=1).data, [0.0, -1.0])
 
@@ -171,21 +172,21 @@ def test_reshape_round_trips(shape, seed, use_minus_one):
     target = tuple(reversed(shape)) + (1,)
     if use_minus_one:
         target = (-1,) + target[1:]
-    check(lambda x: x.reshape(target), make_inputs([shape], ["any"], seed), lambda x: x.reshape(target))
+    check(lambda x: x.reshape(target), inputs_for([shape], ["any"], seed), lambda x: x.reshape(target))
 
 
 @covers("transpose")
 @given(shape=shapes(), data=st.data(), seed=seeds)
 def test_transpose_any_permutation(shape, data, seed):
     axes = tuple(data.draw(st.permutations(range(len(shape)))))
-    check(lambda x: x.transpose(axes), make_inputs([shape], ["any"], seed), lambda x: x.transpose(axes))
+    check(lambda x: x.transpose(axes), inputs_for([shape], ["any"], seed), lambda x: x.transpose(axes))
 
 
 @covers("broadcast_to")
 @given(shape=shapes(max_side=3), lead=shapes(max_dims=2, max_side=3), fill=st.integers(1, 3), seed=seeds)
 def test_broadcast_to_sums_back(shape, lead, fill, seed):
     target = lead + tuple(fill if n == 1 else n for n in shape)
-    check(lambda x: x.broadcast_to(target), make_inputs([shape], ["any"], seed),
+    check(lambda x: x.broadcast_to(target), inputs_for([shape], ["any"], seed),
           lambda x: np.broadcast_to(x, target))
 
 
@@ -208,13 +209,13 @@ def basic_index(draw, shape):
 @given(shape=shapes(min_dims=1), data=st.data(), seed=seeds)
 def test_getitem_basic_slicing(shape, data, seed):
     index = data.draw(basic_index(shape))
-    check(lambda x: x[index] * 1.0, make_inputs([shape], ["any"], seed), lambda x: x[index] * 1.0)
+    check(lambda x: x[index] * 1.0, inputs_for([shape], ["any"], seed), lambda x: x[index] * 1.0)
 
 
 @given(shape=shapes(min_dims=1), data=st.data(), seed=seeds)
 def test_getitem_integer_arrays_accumulate_repeats(shape, data, seed):
     ids = np.array(data.draw(st.lists(st.integers(0, shape[0] - 1), min_size=1, max_size=6)))
-    check(lambda x: x[ids], make_inputs([shape], ["any"], seed), lambda x: x[ids])
+    check(lambda x: x[ids], inputs_for([shape], ["any"], seed), lambda x: x[ids])
     x = Tensor(np.zeros(shape), requires_grad=True)
     x[ids].sum().backward()
     counts = np.bincount(ids, minlength=shape[0]).reshape((-1,) + (1,) * (len(shape) - 1))
@@ -232,7 +233,7 @@ def test_getitem_boolean_mask():
 @given(shape=shapes(min_dims=1), data=st.data(), seed=seeds)
 def test_scatter_add_is_the_adjoint_of_indexing(shape, data, seed):
     ids = np.array(data.draw(st.lists(st.integers(0, shape[0] - 1), min_size=1, max_size=5)))
-    (g,) = make_inputs([(len(ids),) + shape[1:]], ["any"], seed)
+    (g,) = inputs_for([(len(ids),) + shape[1:]], ["any"], seed)
     ref = np.zeros(shape)
     np.add.at(ref, ids, g.data)
     check(lambda t: ops.ScatterAdd.apply(t, index=ids, shape=shape), [g], lambda t: ref)
@@ -244,7 +245,7 @@ def test_cat_splits_gradient_back(base, data, seed):
     axis = data.draw(st.integers(-len(base), len(base) - 1))
     sizes = data.draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))
     shapes_ = [base[: axis % len(base)] + (n,) + base[axis % len(base) + 1:] for n in sizes]
-    check(lambda *xs: F.cat(xs, axis=axis), make_inputs(shapes_, ["any"] * len(sizes), seed),
+    check(lambda *xs: F.cat(xs, axis=axis), inputs_for(shapes_, ["any"] * len(sizes), seed),
           lambda *xs: np.concatenate(xs, axis=axis))
 
 
@@ -252,7 +253,7 @@ def test_cat_splits_gradient_back(base, data, seed):
 @given(shape=shapes(), data=st.data(), n=st.integers(1, 3), seed=seeds)
 def test_stack_along_a_new_axis(shape, data, n, seed):
     axis = data.draw(st.integers(-len(shape) - 1, len(shape)))
-    check(lambda *xs: F.stack(xs, axis=axis), make_inputs([shape] * n, ["any"] * n, seed),
+    check(lambda *xs: F.stack(xs, axis=axis), inputs_for([shape] * n, ["any"] * n, seed),
           lambda *xs: np.stack(xs, axis=axis))
 
 
@@ -260,7 +261,7 @@ def test_stack_along_a_new_axis(shape, data, n, seed):
 @given(shape=shapes(min_dims=1), data=st.data(), seed=seeds)
 def test_softmax_and_log_softmax(shape, data, seed):
     axis = data.draw(st.integers(-len(shape), len(shape) - 1))
-    inputs = make_inputs([shape], ["any"], seed)
+    inputs = inputs_for([shape], ["any"], seed)
     e = lambda x: np.exp(x - x.max(axis=axis, keepdims=True))
     check(lambda x: F.softmax(x, axis=axis), inputs, lambda x: e(x) / e(x).sum(axis=axis, keepdims=True))
     check(lambda x: F.log_softmax(x, axis=axis), inputs,
@@ -274,7 +275,7 @@ def test_cross_entropy_matches_log_softmax_composite(lead, classes, data, reduct
     targets = np.random.default_rng(seed).integers(0, classes, lead)
     ignore_index = data.draw(st.integers(0, classes - 1)) if ignore else None
     fused = lambda x: F.cross_entropy(x, targets, reduction=reduction, ignore_index=ignore_index)
-    (x,) = make_inputs([lead + (classes,)], ["any"], seed)
+    (x,) = inputs_for([lead + (classes,)], ["any"], seed)
     logp = np.take_along_axis(F.log_softmax(x).data, targets[..., None], -1)[..., 0]
     keep = np.ones(lead, bool) if ignore_index is None else targets != ignore_index
     losses = np.where(keep, -logp, 0.0)
@@ -288,7 +289,7 @@ def test_cross_entropy_matches_log_softmax_composite(lead, classes, data, reduct
 def test_linear_cross_entropy_equals_linear_then_cross_entropy(lead, n_in, classes, data, reduction, ignore, seed):
     targets = np.random.default_rng(seed).integers(0, classes, lead)
     ignore_index = data.draw(st.integers(0, classes - 1)) if ignore else None
-    inputs = make_inputs([lead + (n_in,), (classes, n_in)], ["any", "any"], seed)
+    inputs = inputs_for([lead + (n_in,), (classes, n_in)], ["any", "any"], seed)
     kw = dict(reduction=reduction, ignore_index=ignore_index)
     want = F.cross_entropy(F.linear(*inputs), targets, **kw).data
     check(lambda x, w: F.linear_cross_entropy(x, w, targets, **kw), inputs, lambda x, w: want)
@@ -305,3 +306,71 @@ def test_every_registered_primitive_has_a_cli_case():
 @pytest.mark.parametrize("case", CASES + MODEL_CASES, ids=lambda c: f"{c.op}-{c.label}")
 def test_fixed_case_passes_to_second_order(case):
     assert check_case(case).ok
+
+
+# --- edge cases found by peers' suites ---------------------------------------------------
+def test_pow_at_zero_base_has_zero_gradient_in_the_exponent():
+    x = Tensor(np.array([0.0, 0.0, 2.0]), requires_grad=True)
+    y = Tensor(np.array([2.0, 0.0, 3.0]), requires_grad=True)
+    (x ** y).sum().backward()
+    np.testing.assert_array_equal(y.grad, [0.0, 0.0, 8 * np.log(2.0)])
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 12.0])  # 0 ** 0 is constant in x: 0, not nan
+    (gy,) = tg.grad((Tensor(0.0) ** y).sum(), y, create_graph=True)
+    (h,) = tg.grad(gy.sum(), y)
+    assert np.isfinite(h.data).all()
+
+
+def test_pow_matches_pytorch_at_zero():
+    torch = pytest.importorskip("torch")
+    xs, ys = np.array([0.0, 0.0, 0.0, 1.5]), np.array([2.0, 0.0, 0.5, -1.0])
+    x, y = Tensor(xs.copy(), requires_grad=True), Tensor(ys.copy(), requires_grad=True)
+    (x ** y).sum().backward()
+    tx, ty = (torch.tensor(a, requires_grad=True) for a in (xs, ys))
+    (tx ** ty).sum().backward()
+    np.testing.assert_array_equal(x.grad, tx.grad.numpy())
+    np.testing.assert_array_equal(y.grad, ty.grad.numpy())
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_a_nan_does_not_spread_to_other_elements_gradients(name):
+    x = Tensor(np.array([[1.0, np.nan, 3.0], [4.0, 5.0, 6.0]]), requires_grad=True)
+    getattr(x, name)(axis=1).sum().backward()
+    want_row1 = [0, 0, 1] if name == "max" else [1, 0, 0]
+    np.testing.assert_array_equal(x.grad, [[0, 1, 0], want_row1])  # the NaN takes its row's gradient
+    x.grad = None
+    getattr(x, name)().backward()
+    np.testing.assert_array_equal(x.grad, [[0, 1, 0], [0, 0, 0]])
+
+
+@pytest.mark.parametrize("values", [
+    np.array([3, 0, 7], np.uint8),
+    np.array([np.iinfo(np.int64).min, 0, np.iinfo(np.int64).max]),
+    np.array([True, False, True]),
+])
+def test_min_and_max_are_exact_on_integer_and_bool_tensors(values):
+    t = Tensor(values)
+    assert t.min().item() == values.min() and t.max().item() == values.max()
+    assert t.min().dtype == values.dtype
+
+
+def test_reductions_accept_axis_0_and_minus_1_on_a_0d_tensor():
+    x = Tensor(2.5, requires_grad=True)
+    for axis in (0, -1):
+        assert x.sum(axis).item() == 2.5 and x.max(axis=axis).item() == 2.5 and x.mean(axis).item() == 2.5
+    x.sum(-1).backward()
+    assert x.grad == 1.0
+    with pytest.raises(tg.AxisError, match="sum: axis 1 is out of range for a 0-d array"):
+        x.sum(1)
+
+
+def test_transpose_none_reverses_the_axes():
+    x = Tensor(np.arange(24.0).reshape(2, 3, 4))
+    assert x.transpose(None).shape == (4, 3, 2)
+    assert x.transpose().shape == x.T.shape == (4, 3, 2)
+
+
+@pytest.mark.parametrize("shape", [(), (1,), (1, 1), (1, 1, 1)])
+def test_backward_seeds_one_for_any_one_element_output(shape):
+    x = Tensor(np.full(shape, 3.0), requires_grad=True)
+    (x * x).backward()
+    np.testing.assert_array_equal(x.grad, np.full(shape, 6.0))

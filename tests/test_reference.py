@@ -15,9 +15,9 @@ from tinygrad_rnn.compare import gate_gradients, tape_gradients, transfer_weight
 from tinygrad_rnn.models import RNNLM
 from tinygrad_rnn.optim import SGD
 from tinygrad_rnn.reference import GateRNN
+from tinygrad_rnn.testing.strategies import seeds
 
 import tutorial_bptt as tutorial
-from strategies import seeds
 
 
 def twins(word_dim, hidden, k, seed):

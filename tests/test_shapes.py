@@ -3,9 +3,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_rnn.shapes import ShapeError, normalize_axis, unbroadcast
-
-from strategies import broadcastable, seeds, shapes
+from tinygrad_rnn.shapes import AxisError, ShapeError, normalize_axis, unbroadcast
+from tinygrad_rnn.testing.strategies import broadcastable, seeds, shapes
 
 
 @given(broadcastable(2), seeds)
@@ -48,7 +47,10 @@ def test_normalize_axis_accepts_every_valid_axis(ndim, data):
 
 
 def test_normalize_axis_names_op_and_axis():
-    with pytest.raises(ShapeError, match="sum: axis 3 is out of range"):
+    with pytest.raises(AxisError, match="sum: axis 3 is out of range"):
         normalize_axis(3, 2, "sum")
-    with pytest.raises(ShapeError, match="repeated axis"):
+    with pytest.raises(ValueError, match="repeated axis"):
         normalize_axis((0, -2), 2, "max")
+    assert normalize_axis(0, 0, "sum") == normalize_axis(-1, 0, "sum") == ()  # 0-d: as PyTorch
+    with pytest.raises(AxisError, match="out of range for a 0-d array"):
+        normalize_axis(1, 0, "sum")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import Tensor
+from tinygrad_rnn import Tensor, gradients
 
 
 def test_backward_diamond_sums_both_paths():
@@ -142,7 +142,7 @@ def test_detach_cuts_the_graph():
 
 def test_backward_needs_grad_for_non_scalar_output():
     x = Tensor([1.0, 2.0], requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"not a scalar; pass grad="):
+    with pytest.raises(RuntimeError, match=r"output of shape \(2,\) has 2 elements; .* pass grad="):
         (x * 2).backward()
     (x * 2).backward(np.array([1.0, 10.0]))
     np.testing.assert_allclose(x.grad, [2, 20])
@@ -247,12 +247,12 @@ def test_indexed_gradients_stay_sparse_until_read_and_then_add_up():
     w = Tensor(np.zeros((3, 5)), requires_grad=True)
     ids = np.array([4, 1, 4])
     w.T[ids].sum().backward()  # a column lookup through a transpose: the gradient stays indexed
-    assert w._pending is not None and w._grad is None
+    assert isinstance(gradients.peek(w), gradients.IndexedGrad)
     w.T[np.array([0])].sum().backward()  # a second pass joins the pending parts
     expected = np.zeros((3, 5))
     expected[:, [0, 1]] = 1
     expected[:, 4] = 2
     np.testing.assert_array_equal(w.grad, expected)  # reading makes it dense, once
-    assert w._pending is None and w.grad.flags.c_contiguous
+    assert gradients.peek(w) is w.grad and w.grad.flags.c_contiguous
     (w * 1.0).sum().backward()  # dense on top of dense
     np.testing.assert_array_equal(w.grad, expected + 1)

@@ -1,31 +1,40 @@
 """tinygrad_rnn: a small, general, tape-based reverse-mode autodiff framework on numpy."""
 
-from .tensor import Tensor  # noqa: I001  (Tensor first: the primitives import it)
-from . import functional
-from .function import REGISTRY, Function, register
+from . import functional, ops  # ops: importing it registers every primitive
+from .function import Function, Node
 from .functional import cat, stack, where
-from .grad_mode import enable_grad, is_grad_enabled, no_grad
-from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .shapes import ShapeError
+from .grad_mode import enable_grad, fast_paths, fast_paths_enabled, is_grad_enabled, no_grad, set_grad_enabled
+from .gradcheck import GradcheckError, gradcheck, gradcheck_model, gradgradcheck
+from .registry import REGISTRY, register
+from .shapes import AxisError, ShapeError
 from .tape import grad
+from .tensor import Tensor, increment_version
 
 __version__ = "0.1.0"
 
 __all__ = [
     "REGISTRY",
+    "AxisError",
     "Function",
     "GradcheckError",
+    "Node",
     "ShapeError",
     "Tensor",
     "cat",
     "enable_grad",
+    "fast_paths",
+    "fast_paths_enabled",
     "functional",
     "grad",
     "gradcheck",
+    "gradcheck_model",
     "gradgradcheck",
+    "increment_version",
     "is_grad_enabled",
     "no_grad",
+    "ops",
     "register",
+    "set_grad_enabled",
     "stack",
     "where",
 ]

@@ -15,8 +15,8 @@ class CLIError(Exception):
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
     """Check every primitive's gradient (first and second order) against finite differences."""
-    from .function import REGISTRY
-    from .op_cases import CASES, MODEL_CASES, check_case
+    from .registry import REGISTRY
+    from .testing import CASES, MODEL_CASES, check_case
 
     known = sorted(REGISTRY) + [c.op for c in MODEL_CASES]
     names = args.op or known

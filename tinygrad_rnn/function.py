@@ -1,4 +1,4 @@
-"""The primitive base class: a forward on numpy arrays, its VJP beside it, and the registry."""
+"""The primitive base class and the tape's node: a forward on arrays, its VJP beside it, one record per call."""
 
 from __future__ import annotations
 
@@ -7,64 +7,154 @@ import itertools
 import numpy as np
 
 from . import grad_mode
-from .shapes import ShapeError
+from .registry import REGISTRY, register
+from .shapes import broadcast_clash
 from .tensor import Tensor
 
-REGISTRY: dict[str, type[Function]] = {}
+__all__ = ["REGISTRY", "Function", "Node", "register"]
+
 _sequence = itertools.count()
 
 
-def register(cls: type[Function]) -> type[Function]:
-    """Add a primitive to the registry that the gradient sweep and ``tinygrad-rnn gradcheck`` walk."""
-    REGISTRY[cls.name] = cls
-    return cls
+class Node:
+    """One recorded operation: what the reverse pass needs of it, and nothing else.
+
+    ``fn`` is the primitive's instance (with the facts its forward noted), ``edges`` one entry per
+    input (the input's node, the leaf tensor, or None for a constant), ``saved`` what the forward
+    kept for the VJP, ``sources`` where each saved value came from (an input's index, -1 for the
+    output, None for anything else), ``versions`` the version counters of the saved tensors with
+    their values at the time, ``seq`` the recording order. Built by ``Function.apply`` only; the
+    node holds its inputs, never its output, so a finished graph has no reference cycles.
+    """
+
+    __slots__ = ("fn", "edges", "saved", "sources", "versions", "seq", "shape", "dtype", "__weakref__")
+
+    def __init__(self, fn: Function, edges: list, saved: tuple, sources: tuple, versions: tuple,
+                 shape: tuple[int, ...], dtype: np.dtype):
+        self.fn, self.edges, self.saved, self.sources, self.versions = fn, edges, saved, sources, versions
+        self.seq = next(_sequence)
+        self.shape, self.dtype = shape, dtype
+
+    @property
+    def name(self) -> str:
+        return self.fn.name
+
+    def check_versions(self) -> None:
+        """Raise if a tensor this node saved was changed in place after the forward."""
+        for counter, version, k in self.versions:
+            if counter[0] != version:
+                src = self.sources[k]
+                what = "its output" if src == -1 else "an input" if src is None else f"its input {src}"
+                value = self.saved[k]
+                raise RuntimeError(
+                    f"backward through {self.name}: {what}, a tensor of shape {np.shape(value)} "
+                    f"({np.result_type(value)}) that it saved for its gradient, was changed in place after the "
+                    f"forward (version {counter[0]}, saved at {version}); redo the forward after the change, "
+                    "or change a copy"
+                )
+
+    def input_tensors(self) -> list:
+        """Per input: a graph-connected Tensor (its value re-linked to its node), or None for a constant."""
+        values = [None] * len(self.edges)
+        for value, src in zip(self.saved, self.sources):
+            if src is not None and src >= 0:
+                values[src] = value
+        out = []
+        for edge, value in zip(self.edges, values):
+            if edge is None:
+                out.append(None if value is None else Tensor._make(value, None))
+            elif isinstance(edge, Tensor):
+                out.append(edge)
+            else:
+                out.append(Tensor._make(value, edge))
+        return out
+
+    def saved_tensors(self) -> tuple:
+        """``saved`` with inputs and the output as graph-connected Tensors, for a VJP that is being recorded."""
+        inputs = None
+        out = []
+        for value, src in zip(self.saved, self.sources):
+            if src is None:
+                out.append(value)
+            elif src == -1:
+                out.append(Tensor._make(value, self))
+            else:
+                edge = self.edges[src]
+                if edge is None:
+                    out.append(value)
+                elif isinstance(edge, Tensor):
+                    out.append(edge)
+                else:
+                    inputs = inputs or {}
+                    out.append(inputs.setdefault(src, Tensor._make(value, edge)))
+        return tuple(out)
+
+    def __repr__(self) -> str:
+        return f"<{type(self.fn).__name__}>"
 
 
 class Function:
     """One primitive. Subclass it, write ``forward`` and ``backward``, call ``YourOp.apply(...)``.
 
-    ``forward(ctx, *arrays, **params)`` receives the inputs as numpy arrays (Tensors are
+    ``forward(self, *arrays, **params)`` receives the inputs as numpy arrays (Tensors are
     unwrapped; other arguments pass through unchanged) and returns one array. It keeps what the
-    VJP needs with ``ctx.save_for_backward(...)`` and may keep small non-array facts (shapes,
-    axes) as attributes of ``ctx``.
+    VJP needs with ``self.save_for_backward(...)`` and may note small non-array facts (shapes,
+    axes) as attributes of ``self``. ``self.needs_input_grad`` says which inputs want a gradient.
 
-    ``backward(ctx, grad)`` returns one gradient per input (``None`` where
-    ``ctx.needs_input_grad`` is False). It is written with operators and methods that numpy
-    arrays and Tensors share, so it runs twice over: on plain arrays for a first-order pass
-    (nothing is recorded, nothing is wrapped) and on Tensors under ``create_graph=True``, where
-    ``ctx.saved`` holds Tensors connected to the graph and the VJP itself is recorded. Call other
-    primitives inside a VJP with ``Op.dispatch(...)``, which picks the right form.
+    ``backward(self, grad, *saved)`` is a pure function of the incoming gradient and the saved
+    values: it returns one gradient per input (``None`` where ``needs_input_grad`` is False). It
+    is written with operators and methods that numpy arrays and Tensors share, so it runs twice
+    over: on plain arrays in a first-order pass (nothing recorded), and under ``create_graph`` on
+    Tensors — the saved inputs and output re-linked to the graph — where it is itself recorded.
+    Call another primitive inside a VJP with ``Op.dispatch(...)``, which picks the right form.
 
-    The instance is the graph node: it holds its inputs' edges, not its output, so a finished
-    graph has no reference cycles and is freed by reference counting alone.
+    The contract (docs/adding_an_op.md): ``backward`` never writes to ``grad`` or to a saved array
+    (unless it lists the array's position in ``consumes``), and returns new arrays, the incoming
+    gradient, or views of them — never an array it keeps elsewhere.
     """
 
     name = "function"
-    # Per-input value domains for the gradient sweep (see ``op_cases.sample``): "any", "positive",
+    # Per-input value domains for the gradient sweep (see ``testing.sample``): "any", "positive",
     # "nonzero", "kink0" (away from a kink at zero), "distinct" (no ties), "clip" (away from the
     # bounds), "targets" (class ids). Only tests and the CLI read this.
     domains: tuple[str, ...] = ()
-    # True if backward handles a ``sparse.LazyGrad`` itself; otherwise it is made dense first.
+    # True if backward takes a deferred gradient (``gradients.Deferred``) as it is; otherwise the
+    # tape makes it dense first.
     accepts_lazy_grad = False
-    # Set by the reverse pass before backward: True when the graph is not kept, so this is the
-    # node's last backward and it may consume its saved arrays in place.
-    last_use = False
-    saved: tuple = ()  # what save_for_backward kept (an instance attribute once it is called)
+    # Positions of saved arrays that backward overwrites (using them as its output's memory). The
+    # tape hands it copies instead when the graph is kept or fast paths are off.
+    consumes: tuple[int, ...] = ()
+    # True if backward works on arrays only. Under create_graph such an op is differentiated
+    # through ``composite`` (the same function built from other primitives), or refused.
+    once_differentiable = False
+    # True for elementwise ops: a numpy error on their inputs is a broadcasting clash.
+    broadcasting = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "name" not in cls.__dict__:
             cls.name = cls.__name__.lower()
+        if cls.consumes and not cls.once_differentiable:
+            raise TypeError(f"{cls.__name__}: an op that overwrites its saved arrays (consumes) cannot run its "
+                            "backward on Tensors; set once_differentiable = True (and define composite)")
+        # Only the package's own primitives are trusted to return arrays nothing else holds.
+        cls.foreign = not cls.__module__.startswith(__package__ + ".")
 
-    def save_for_backward(self, *arrays) -> None:
-        """Keep arrays for the VJP; inputs and the output are recognised and re-linked under create_graph."""
-        self.saved = arrays
+    def save_for_backward(self, *values) -> None:
+        """Keep values for the VJP; the inputs and the output among them are version-checked and,
+        under create_graph, re-linked to the graph."""
+        self.saved = values
 
-    def forward(self, *args, **params):  # pragma: no cover - every primitive overrides it
-        raise NotImplementedError(f"{self.name}: forward is not defined")
+    def forward(self, *args, **params):
+        raise TypeError(f"{type(self).__name__} defines no forward()")
 
-    def backward(self, grad):  # pragma: no cover - every differentiable primitive overrides it
-        raise NotImplementedError(f"{self.name}: backward is not defined")
+    def backward(self, grad, *saved):
+        raise TypeError(f"{self.name} is not differentiable: {type(self).__name__} defines no backward()")
+
+    def composite(self, *inputs):
+        """This op's output rebuilt from other primitives (``inputs`` as Tensors), for create_graph."""
+        raise RuntimeError(f"{self.name} cannot be differentiated twice: its backward runs on arrays only "
+                           "and it has no composite form; use create_graph=False through it")
 
     @classmethod
     def apply(cls, *args, **params) -> Tensor:
@@ -78,85 +168,86 @@ class Function:
                 arrays.append(a.data)
                 if a.requires_grad:
                     record = True
-                    edges.append(a._ctx or a)
+                    edges.append(a._node or a)
                     needs.append(True)
                     continue
             else:
                 arrays.append(a)
             edges.append(None)
             needs.append(False)
-        ctx = cls.__new__(cls)
+        fn = cls.__new__(cls)
+        fn.needs_input_grad = needs
         try:
-            out = ctx.forward(*arrays, **params)
-        except ShapeError:
-            raise
-        except ValueError as e:
-            shapes = ", ".join(str(np.shape(a)) for a in arrays)
-            raise ShapeError(f"{cls.name}: cannot apply to shapes {shapes}: {e}") from None
+            out = fn.forward(*arrays, **params)
+        except ValueError:
+            clash = broadcast_clash(cls.name, arrays) if cls.broadcasting else None
+            if clash is None:
+                raise
+            raise clash from None
+        saved = fn.__dict__.pop("saved", ())
         if type(out) is not np.ndarray:  # numpy returns scalars for 0-d results
             raw, out = out, np.asarray(out)
-            ctx.saved = tuple(out if s is raw else s for s in ctx.saved)
+            saved = tuple(out if s is raw else s for s in saved)
+        counter = None if out.base is None else _shared_counter(out, args)
         if not record or not grad_mode.enabled:
-            return Tensor._make(out, None)
-        ctx.edges = edges
-        ctx.needs_input_grad = needs
-        ctx.seq = next(_sequence)
-        ctx.out_shape = out.shape
-        ctx.out_dtype = out.dtype
-        if ctx.saved:
-            ctx.saved_from = _saved_sources(ctx.saved, arrays, out)
-        return Tensor._make(out, ctx)
+            return Tensor._make(out, None, counter)
+        if counter is None:
+            counter = [0]
+        sources, versions = (), ()
+        if saved:
+            sources, versions = _provenance(saved, arrays, args, out, counter)
+        node = Node(fn, edges, saved, sources, versions, out.shape, out.dtype)
+        return Tensor._make(out, node, counter)
 
     @classmethod
     def dispatch(cls, *args, **params):
-        """Call this primitive from inside a VJP: recorded on Tensors, a bare forward on arrays."""
-        if any(isinstance(a, Tensor) for a in args):
-            return cls.apply(*args, **params)
-        out = cls().forward(*args, **params)
-        return out if type(out) is np.ndarray else np.asarray(out)
+        """Call this primitive from inside a VJP: recorded on Tensors, ``on_arrays`` on plain arrays."""
+        for a in args:
+            if isinstance(a, Tensor):
+                return cls.apply(*args, **params)
+        return cls.on_arrays(*args, **params)
 
     @classmethod
-    def from_output(cls, out: np.ndarray, edges: list, **attrs) -> Tensor:
-        """A graph-connected Tensor for ``out`` as if this primitive had computed it from the inputs
-        behind ``edges``. Lets a fused op that saved only its result be differentiated again."""
-        ctx = cls.__new__(cls)
-        ctx.__dict__.update(attrs)
-        ctx.saved, ctx.saved_from = (out,), [-1]
-        ctx.edges, ctx.needs_input_grad = list(edges), [e is not None for e in edges]
-        ctx.seq, ctx.out_shape, ctx.out_dtype = next(_sequence), out.shape, out.dtype
-        return Tensor._make(out, ctx)
-
-    def saved_tensors(self) -> tuple:
-        """``ctx.saved`` as graph-connected Tensors, for a VJP that is being recorded."""
-        out = []
-        for value, src in zip(self.saved, self.saved_from):
-            if src is None:
-                out.append(value)
-            elif src == -1:
-                out.append(Tensor._make(value, self))
-            else:
-                edge = self.edges[src]
-                if edge is None:
-                    out.append(value)
-                elif isinstance(edge, Tensor):
-                    out.append(edge)
-                else:
-                    out.append(Tensor._make(value, edge))
-        return tuple(out)
+    def on_arrays(cls, *args, **params):
+        """The primitive on arrays, without a tape: its forward (an op may give a cheaper form)."""
+        fn = cls.__new__(cls)
+        fn.needs_input_grad = [False] * len(args)
+        out = fn.forward(*args, **params)
+        return out if type(out) is np.ndarray else np.asarray(out)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
 
 
-def _saved_sources(saved, arrays, out) -> list:
-    """For each saved array: the index of the input it is, -1 for the output, None for a constant."""
+def _shared_counter(out: np.ndarray, args) -> list | None:
+    """The version counter of the input whose memory ``out`` views: a change through one shows in both."""
+    root = out.base
+    for a in args:
+        if isinstance(a, Tensor):
+            data = a.data
+            if data is root or data.base is root:
+                return a._counter
+    return None
+
+
+def _provenance(saved, arrays, args, out, out_counter):
+    """For each saved value: the input it is (index), -1 for the output, None for anything else; and
+    (counter, version, position) for each one that is a Tensor, to check before backward."""
     sources = []
-    for s in saved:
-        found = -1 if s is out else None
-        if found is None:
+    versions = []
+    for k, s in enumerate(saved):
+        found = None
+        if s is out:
+            found = -1
+            versions.append((out_counter, out_counter[0], k))
+        elif isinstance(s, np.ndarray):
+            root = s if s.base is None else s.base
             for i, a in enumerate(arrays):
-                if a is s:
-                    found = i
+                if a is s or (isinstance(a, np.ndarray) and (a is root or a.base is root)):
+                    found = i if a is s else None  # a view of an input is checked, not re-linked
+                    t = args[i]
+                    if isinstance(t, Tensor):
+                        versions.append((t._counter, t._counter[0], k))
                     break
         sources.append(found)
-    return sources
+    return tuple(sources), tuple(versions)

@@ -82,6 +82,10 @@ def max(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001 - numpy's
     return _t(x).max(axis=axis, keepdims=keepdims)
 
 
+def min(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001 - numpy's name
+    return _t(x).min(axis=axis, keepdims=keepdims)
+
+
 def reshape(x, shape) -> Tensor:
     return _t(x).reshape(shape)
 

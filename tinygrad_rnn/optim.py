@@ -1,7 +1,8 @@
 """Optimizers (SGD, Adam), gradient clipping, and the tutorial's learning-rate schedule.
 
 Updates happen in place on each parameter's live array, through buffers allocated once, so a
-step makes no temporaries the size of a parameter.
+step makes no temporaries the size of a parameter; each update counts as an in-place change
+(the parameter's ``_version``), so a graph recorded before the step refuses to backpropagate.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from . import gradients
 from .nn.module import Parameter
+from .tensor import increment_version
 
 
 class Optimizer(abc.ABC):
@@ -63,9 +66,10 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         for i, p in enumerate(self.params):
-            if p._pending is not None and p._grad is None and not self.weight_decay and self.velocity is None:
-                # a lazy gradient goes straight into the weights: a lookup's only into the looked-up entries
-                p._pending.add_to(p.data, -self.lr, self._scratch[i])
+            if self.velocity is None and not self.weight_decay:
+                # the gradient goes into the weights in its own form: a lookup's into the looked-up entries
+                if gradients.apply_update(p, -self.lr, self._scratch[i]):
+                    increment_version(p)
                 continue
             if p.grad is None:
                 continue
@@ -79,6 +83,7 @@ class SGD(Optimizer):
                 g = v
             np.multiply(g, self.lr, out=self._scratch[i])
             p.data -= self._scratch[i]
+            increment_version(p)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {f"velocity.{i}": v for i, v in enumerate(self.velocity or [])}
@@ -120,6 +125,7 @@ class Adam(Optimizer):
             np.divide(m, buf, out=buf)
             buf *= step_size
             p.data -= buf
+            increment_version(p)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         state = {"t": np.array(self.t)}

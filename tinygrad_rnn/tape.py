@@ -1,4 +1,4 @@
-"""The reverse pass: ordering, accumulation and freeing, iterative so no graph is too deep."""
+"""The reverse pass: ordering, accumulation, ownership and freeing, iterative so no graph is too deep."""
 
 from __future__ import annotations
 
@@ -7,41 +7,30 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import grad_mode
-from .function import Function
+from . import grad_mode, gradients
+from .function import Node
+from .gradients import Deferred
 from .shapes import ShapeError, unbroadcast
-from .sparse import LazyGrad, densify
 from .tensor import Tensor
 
 
 def backward(tensor: Tensor, grad=None, retain_graph: bool = False, create_graph: bool = False) -> None:
-    """Accumulate d(tensor)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
+    """Accumulate d(tensor)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+    When it returns, every gradient it wrote is the leaf's own: no other leaf, no input, no saved
+    array and nothing the user holds shares its memory (``gradients.settle``).
+    """
     if not tensor.requires_grad:
         raise RuntimeError(
             "backward: this tensor does not require grad and has no graph; "
             "create its inputs with requires_grad=True"
         )
     seed = _seed(tensor, grad, create_graph, "backward")
-    retain = retain_graph or create_graph
-    leaves, _ = _run([tensor], [seed], retain, create_graph, set())
-    handed: set[int] = set()
-    for leaf, g in leaves.values():
-        g = g.data if isinstance(g, Tensor) else g
-        if isinstance(g, LazyGrad):
-            leaf.accumulate_lazy(g)
-        elif leaf.grad is not None:
-            leaf.grad += g
-        elif retain or id(g) in handed or not _owned(g, leaf.dtype):
-            leaf.grad = np.array(g, dtype=leaf.dtype, order="C")
-        else:  # a fresh array that no one else holds: it becomes .grad without a copy
-            leaf.grad = g
-        handed.add(id(g))
-
-
-def _owned(g, dtype) -> bool:
-    """True for an array the reverse pass made and nothing else references: contiguous, own memory."""
-    return (type(g) is np.ndarray and g.base is None and g.dtype == dtype
-            and g.flags.c_contiguous and g.flags.writeable)
+    leaves, _, foreign = _run([tensor], [seed], retain_graph or create_graph, create_graph, ())
+    results = [g.data if isinstance(g, Tensor) else g for _, g, _ in leaves.values()]
+    copy_all = create_graph or not grad_mode.fast  # a recorded gradient's array is saved by its graph
+    for (leaf, _, _), g in zip(leaves.values(), gradients.settle(results, foreign, copy_all)):
+        gradients.accumulate(leaf, g)
 
 
 def grad(
@@ -69,11 +58,17 @@ def grad(
         if not t.requires_grad:
             raise RuntimeError(f"grad: output {i} does not require grad; it does not depend on any input")
     seeds = [_seed(t, g, create_graph, "grad") for t, g in zip(outputs, grad_outputs)]
-    targets = {t._ctx for t in inputs if t._ctx is not None}
-    leaves, captured = _run(outputs, seeds, retain_graph or create_graph, create_graph, targets)
+    return _gradients_of(outputs, seeds, inputs, retain_graph or create_graph, create_graph, allow_unused)
+
+
+def _gradients_of(outputs, seeds, inputs, retain: bool, graph_mode: bool, allow_unused: bool,
+                  stop_at_inputs: bool = False) -> tuple[Tensor | None, ...]:
+    targets = {t._node for t in inputs if t._node is not None}
+    leaves, captured, _ = _run(outputs, seeds, retain, graph_mode, targets, stop_at_inputs)
     result = []
     for i, t in enumerate(inputs):
-        g = densify(captured.get(t._ctx) if t._ctx is not None else leaves.get(id(t), (None, None))[1])
+        g = captured.get(t._node) if t._node is not None else leaves.get(id(t), (None, None))[1]
+        g = gradients.densify(g)
         if g is None:
             if not allow_unused:
                 raise RuntimeError(
@@ -89,37 +84,45 @@ def grad(
 
 
 def _seed(tensor: Tensor, grad, create_graph: bool, op: str):
-    """The starting cotangent: one for a scalar, the given array (checked) otherwise."""
+    """The starting cotangent: ones for a one-element output, the given array (checked) otherwise."""
     if grad is None:
-        if tensor.size != 1 or tensor.ndim != 0:
+        if tensor.size != 1:
             raise RuntimeError(
-                f"{op}: output of shape {tensor.shape} is not a scalar; pass grad= an array of that shape"
+                f"{op}: output of shape {tensor.shape} has {tensor.size} elements; a gradient can be implied "
+                "only for one element, so pass grad= an array of that shape"
             )
-        seed = np.ones((), dtype=tensor.dtype)
+        seed = np.ones(tensor.shape, dtype=tensor.dtype)
     else:
         data = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
         if data.shape != tensor.shape:
             raise ValueError(f"{op}: grad of shape {data.shape} does not match output of shape {tensor.shape}")
         if create_graph and isinstance(grad, Tensor):
             return grad
-        seed = np.array(data, dtype=tensor.dtype)
+        seed = np.array(data, dtype=tensor.dtype)  # a copy: the pass may hand it to a leaf
     return Tensor(seed) if create_graph else seed
 
 
-def _run(roots, seeds, retain: bool, graph_mode: bool, targets: set):
-    """Process nodes newest first (a valid reverse topological order for a dynamic tape)."""
-    pending: dict[Function, object] = {}
+def _run(roots, seeds, retain: bool, graph_mode: bool, targets, stop_at_targets: bool = False):
+    """Process nodes newest first (a valid reverse topological order for a dynamic tape).
+
+    Returns the leaves' gradients ({id: [leaf, gradient, owned]}), the gradients of ``targets``
+    (nodes) and the ids of arrays that user-defined VJPs returned. An entry's ``owned`` flag says
+    the pass made its value itself (by summing), so later contributions may be added in place.
+    """
+    pending: dict[Node, list] = {}
     leaves: dict[int, list] = {}
-    captured: dict[Function, object] = {}
+    captured: dict[Node, object] = {}
+    foreign: set[int] = set()
     heap: list = []
     push, pop = heapq.heappush, heapq.heappop
+    fast = grad_mode.fast
 
     def deliver(edge, g, op: str) -> None:
-        leaf = isinstance(edge, Tensor)
+        leaf = type(edge) is not Node
         if leaf:
             shape, dtype = edge.data.shape, edge.data.dtype
         else:
-            shape, dtype = edge.out_shape, edge.out_dtype
+            shape, dtype = edge.shape, edge.dtype
         if not graph_mode and isinstance(g, Tensor):
             g = g.data
         if g.shape != shape:
@@ -129,63 +132,77 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets: set):
                 raise ShapeError(f"{op} backward returned a gradient of the wrong shape: {e}") from None
         if g.dtype != dtype:
             g = g.astype(dtype)
-        if leaf:
-            slot = leaves.get(id(edge))
-            if slot is None:
-                leaves[id(edge)] = [edge, g]
+        entry = leaves.get(id(edge)) if leaf else pending.get(edge)
+        if entry is None:
+            if leaf:
+                leaves[id(edge)] = [edge, g, False]
             else:
-                slot[1] = _accumulate(slot[1], g)
-        elif edge in pending:
-            pending[edge] = _accumulate(pending[edge], g)
+                pending[edge] = [g, False]
+                push(heap, (-edge.seq, edge))
+        elif graph_mode:
+            entry[-2] = entry[-2] + g
+        elif entry[-1]:
+            entry[-2] = gradients.add_(entry[-2], g)
         else:
-            pending[edge] = g
-            push(heap, (-edge.seq, edge))
+            entry[-2], entry[-1] = gradients.add(entry[-2], g), True
 
-    with grad_mode._SetGrad(graph_mode):
+    with grad_mode.set_grad_enabled(graph_mode):
         for root, seed in zip(roots, seeds):
-            deliver(root._ctx or root, seed, "backward")
+            deliver(root._node or root, seed, "backward")
         while heap:
             node = pop(heap)[1]
-            g = pending.pop(node)
-            if targets and node in targets:
+            g = pending.pop(node)[0]
+            if node in targets:
                 captured[node] = g
+                if stop_at_targets:
+                    continue
             edges = node.edges
             if edges is None:
                 raise RuntimeError(
                     f"backward through {node.name} a second time: its graph was already freed; "
                     "pass retain_graph=True to the first backward"
                 )
-            if isinstance(g, LazyGrad) and not node.accepts_lazy_grad:
-                g = g.dense()
-            node.last_use = not retain
-            grads = _call_vjp(node, g) if graph_mode else node.backward(g)
+            if node.versions:
+                node.check_versions()
+            fn = node.fn
+            if graph_mode:
+                grads = _recorded_vjp(node, g)
+            else:
+                if not fn.accepts_lazy_grad and isinstance(g, Deferred):
+                    g = g.dense()
+                saved = node.saved
+                if fn.consumes and (retain or not fast):  # the VJP writes to them: give it copies
+                    saved = tuple(np.array(s) if k in fn.consumes else s for k, s in enumerate(saved))
+                grads = fn.backward(g, *saved)
             if type(grads) is not tuple:
                 grads = (grads,)
             if len(grads) != len(edges):
                 raise RuntimeError(f"{node.name} backward returned {len(grads)} gradients for {len(edges)} inputs")
+            if fn.foreign and not graph_mode:
+                foreign |= gradients.roots(gi for gi in grads if gi is not None)
             for edge, gi in zip(edges, grads):
                 if edge is not None and gi is not None:
                     deliver(edge, gi, node.name)
             if not retain:
                 node.edges = node.saved = None  # memory falls during the pass
-    return leaves, captured
+    return leaves, captured, foreign
 
 
-def _accumulate(total, g):
-    """total + g; lazy gradients of one kind, built by this pass and held only by it, grow in place."""
-    if type(total) is type(g) and isinstance(g, LazyGrad):
-        total.parts.extend(g.parts)
-        return total
-    return total + g
-
-
-def _call_vjp(node: Function, g):
-    """Run a VJP on Tensors: its saved arrays are swapped for graph-connected Tensors meanwhile."""
-    if not node.saved:
-        return node.backward(g)
-    arrays = node.saved
-    node.saved = node.saved_tensors()
-    try:
-        return node.backward(g)
-    finally:
-        node.saved = arrays
+def _recorded_vjp(node: Node, g: Tensor):
+    """A VJP under create_graph: on graph-connected Tensors, or through the op's composite form."""
+    fn = node.fn
+    if not fn.once_differentiable:
+        return fn.backward(g, *node.saved_tensors())
+    # Rebuild the op from other primitives on stand-ins for its inputs (identity reshapes, so each
+    # input's partial derivative is taken alone) and differentiate that, recorded.
+    inputs = node.input_tensors()
+    wrt = [i for i, e in enumerate(node.edges) if e is not None]
+    stand_ins = list(inputs)
+    for i in wrt:
+        stand_ins[i] = inputs[i].reshape(inputs[i].shape)
+    out = fn.composite(*stand_ins)
+    parts = _gradients_of([out], [g], [stand_ins[i] for i in wrt], True, True, True, stop_at_inputs=True)
+    grads = [None] * len(node.edges)
+    for i, gi in zip(wrt, parts):
+        grads[i] = gi
+    return tuple(grads)

@@ -1,8 +1,16 @@
-"""Tensor: a numpy array, its gradient, and the node of the tape that produced it."""
+"""Tensor: a numpy array, its gradient, its version, and the node of the tape that produced it.
+
+The methods call primitives through the registry (``registry.REGISTRY``), which the package fills
+on import, so this module imports no op and no import order matters.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+from . import grad_mode, gradients
+from .registry import REGISTRY as _P
+from .shapes import ShapeError, check_axis
 
 _ALLOWED_KINDS = "biuf"  # bool, int, unsigned, float: what numpy arithmetic here is defined on
 
@@ -12,58 +20,61 @@ class Tensor:
 
     ``data`` is the live numpy array (an ndarray given to the constructor is used as is, not
     copied; lists and scalars are converted the way ``numpy.array`` does). ``grad`` is ``None``
-    until a backward pass reaches the tensor, then a C-contiguous array of its shape and dtype.
+    until a backward pass reaches the tensor, then a C-contiguous array of its shape and dtype
+    that belongs to this tensor alone. ``_version`` counts the in-place changes made through the
+    tensor's methods (and optimizer steps); tensors that share memory through ``detach``, views
+    or ``Tensor(t)`` share the count. Writing to ``data`` directly is not counted.
     """
 
-    __slots__ = ("data", "_grad", "_pending", "requires_grad", "_ctx", "__weakref__")
+    __slots__ = ("data", "requires_grad", "_grad", "_node", "_counter", "__weakref__")
     __array_ufunc__ = None  # make ``ndarray <op> Tensor`` defer to the Tensor's reflected operator
     __hash__ = object.__hash__  # ``==`` is elementwise, identity stays the hash
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
+        counter = None
         if isinstance(data, Tensor):
-            data = data.data
+            counter, data = data._counter, data.data
         if dtype is not None or not isinstance(data, np.ndarray):
-            data = np.array(data, dtype=dtype)
+            data, counter = np.array(data, dtype=dtype), None  # a new array: a count of its own
         if data.dtype.kind not in _ALLOWED_KINDS:
             raise TypeError(f"Tensor: unsupported dtype {data.dtype}; use a bool, integer or float array")
         if requires_grad and data.dtype.kind != "f":
             raise TypeError(f"Tensor: requires_grad=True needs a floating-point dtype, got {data.dtype}")
         self.data = data
-        self._grad = self._pending = None
         self.requires_grad = bool(requires_grad)
-        self._ctx = None
+        self._grad = self._node = None
+        self._counter = [0] if counter is None else counter
 
     @staticmethod
-    def _make(data: np.ndarray, ctx) -> Tensor:
-        """The fast path for op outputs: no conversion, no checks."""
+    def _make(data: np.ndarray, node, counter: list | None = None) -> Tensor:
+        """The fast path for op outputs: no conversion, no checks. ``counter`` is shared with a viewed input."""
         t = object.__new__(Tensor)
         t.data = data
-        t._grad = t._pending = None
-        t.requires_grad = ctx is not None
-        t._ctx = ctx
+        t.requires_grad = node is not None
+        t._grad = None
+        t._node = node
+        t._counter = [0] if counter is None else counter
         return t
 
     # --- the gradient ------------------------------------------------------------------
     @property
     def grad(self) -> np.ndarray | None:
         """The accumulated gradient: a C-contiguous array of this tensor's shape and dtype, or None."""
-        if self._pending is not None:  # a lazy gradient is made dense only when someone looks
-            pending, self._pending = self._pending, None
-            self._grad = pending.dense() if self._grad is None else pending.add_to(self._grad)
-        return self._grad
+        g = self._grad
+        if g is not None and type(g) is not np.ndarray:  # a deferred form becomes an array when read
+            g = self._grad = gradients.densify(g)
+        return g
 
     @grad.setter
     def grad(self, value) -> None:
+        if value is not None:
+            value = value.data if isinstance(value, Tensor) else value
+            if not isinstance(value, np.ndarray) or value.shape != self.shape:
+                raise ValueError(f"grad: expected None or an array of shape {self.shape}, "
+                                 f"got {type(value).__name__} of shape {np.shape(value)}")
+            if value.dtype != self.dtype:
+                value = value.astype(self.dtype)
         self._grad = value
-        self._pending = None
-
-    def accumulate_lazy(self, g) -> None:
-        """Add a lazy gradient (tape internals, see ``sparse``): kept as it is until ``.grad`` is read,
-        so an optimizer can apply a lookup's gradient to the looked-up entries only."""
-        if self._grad is not None:
-            g.add_to(self._grad)
-        else:
-            self._pending = g if self._pending is None else self._pending + g
 
     # --- array facts -------------------------------------------------------------------
     @property
@@ -85,12 +96,17 @@ class Tensor:
     @property
     def is_leaf(self) -> bool:
         """True for tensors the user made; False for results of recorded operations."""
-        return self._ctx is None
+        return self._node is None
 
     @property
     def grad_fn(self):
         """The node that produced this tensor, or None for a leaf."""
-        return self._ctx
+        return self._node
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes the tensor's memory has seen (PyTorch's name)."""
+        return self._counter[0]
 
     def item(self):
         return self.data.item()
@@ -103,8 +119,8 @@ class Tensor:
         return self.data.tolist()
 
     def detach(self) -> Tensor:
-        """The same data, cut from the graph."""
-        return Tensor._make(self.data, None)
+        """The same data (and version count), cut from the graph."""
+        return Tensor._make(self.data, None, self._counter)
 
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype)
@@ -121,8 +137,8 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="Tensor(")
         extra = "" if self.dtype in (np.float64, np.int64, np.bool_) else f", dtype={self.dtype}"
-        if self._ctx is not None:
-            extra += f", grad_fn={self._ctx!r}"
+        if self._node is not None:
+            extra += f", grad_fn={self._node!r}"
         elif self.requires_grad:
             extra += ", requires_grad=True"
         return f"Tensor({body}{extra})"
@@ -130,49 +146,124 @@ class Tensor:
     # --- the reverse pass --------------------------------------------------------------
     def backward(self, grad=None, retain_graph: bool = False, create_graph: bool = False) -> None:
         """Accumulate this tensor's gradient into ``.grad`` of every leaf it depends on."""
-        _tape.backward(self, grad, retain_graph, create_graph)
+        from .tape import backward  # the tape imports Tensor: resolved here, at call time
+
+        backward(self, grad, retain_graph, create_graph)
+
+    # --- in place: only outside the graph, each one counted -----------------------------
+    def add_(self, other) -> Tensor:
+        """self += other, in place."""
+        return self._inplace("add_", np.add, other)
+
+    def sub_(self, other) -> Tensor:
+        """self -= other, in place."""
+        return self._inplace("sub_", np.subtract, other)
+
+    def mul_(self, other) -> Tensor:
+        """self *= other, in place."""
+        return self._inplace("mul_", np.multiply, other)
+
+    def zero_(self) -> Tensor:
+        """Set every element to zero, in place."""
+        return self.fill_(0)
+
+    def fill_(self, value) -> Tensor:
+        """Set every element to ``value``, in place."""
+        self._check_inplace("fill_")
+        self.data[...] = _raw(value)
+        self._counter[0] += 1
+        return self
+
+    def copy_(self, src) -> Tensor:
+        """Copy ``src`` (broadcast to this shape, converted to this dtype) into the tensor, in place."""
+        self._check_inplace("copy_")
+        value = _raw(src)
+        try:
+            np.copyto(self.data, value, casting="unsafe")
+        except ValueError:
+            raise ShapeError(f"copy_: a source of shape {np.shape(value)} does not broadcast to {self.shape}") from None
+        self._counter[0] += 1
+        return self
+
+    def __setitem__(self, index, value) -> None:
+        self._check_inplace("__setitem__")
+        value = _raw(value)
+        try:
+            self.data[_raw_index(index)] = value
+        except IndexError as e:
+            raise IndexError(f"__setitem__: index {index!r} is invalid for shape {self.shape}: {e}") from None
+        except ValueError as e:
+            raise ShapeError(f"__setitem__: cannot assign a value of shape {np.shape(value)} "
+                             f"at {index!r} of a tensor of shape {self.shape}: {e}") from None
+        self._counter[0] += 1
+
+    def _inplace(self, op: str, ufunc, other) -> Tensor:
+        self._check_inplace(op)
+        value = _raw(other)
+        try:
+            ufunc(self.data, value, out=self.data)
+        except TypeError:  # numpy's casting error: e.g. a float into an integer tensor
+            raise TypeError(f"{op}: cannot write a {np.result_type(value)} result into a tensor of dtype "
+                            f"{self.dtype} in place") from None
+        except ValueError:
+            raise ShapeError(f"{op}: an operand of shape {np.shape(value)} does not broadcast to the tensor's "
+                             f"shape {self.shape}") from None
+        self._counter[0] += 1
+        return self
+
+    def _check_inplace(self, op: str) -> None:
+        if self.requires_grad and grad_mode.enabled:
+            if self._node is None:
+                raise RuntimeError(f"{op}: a leaf tensor that requires grad cannot be changed in place while "
+                                   "operations are recorded; change it inside `with no_grad():`, as optimizers do")
+            raise RuntimeError(f"{op}: this tensor is the result of a recorded operation ({self._node!r}); "
+                               "in-place changes to tensors in the graph are not supported, use the "
+                               "out-of-place form")
+        if not self.data.flags.writeable:
+            raise ValueError(f"{op}: the tensor's array of shape {self.shape} is read-only "
+                             "(a broadcast view, say); copy it first")
 
     # --- arithmetic --------------------------------------------------------------------
     def __add__(self, other):
-        return _ops.Add.apply(self, other)
+        return _P["add"].apply(self, other)
 
     def __radd__(self, other):
-        return _ops.Add.apply(other, self)
+        return _P["add"].apply(other, self)
 
     def __sub__(self, other):
-        return _ops.Sub.apply(self, other)
+        return _P["sub"].apply(self, other)
 
     def __rsub__(self, other):
-        return _ops.Sub.apply(other, self)
+        return _P["sub"].apply(other, self)
 
     def __mul__(self, other):
-        return _ops.Mul.apply(self, other)
+        return _P["mul"].apply(self, other)
 
     def __rmul__(self, other):
-        return _ops.Mul.apply(other, self)
+        return _P["mul"].apply(other, self)
 
     def __truediv__(self, other):
-        return _ops.Div.apply(self, other)
+        return _P["div"].apply(self, other)
 
     def __rtruediv__(self, other):
-        return _ops.Div.apply(other, self)
+        return _P["div"].apply(other, self)
 
     def __neg__(self):
-        return _ops.Neg.apply(self)
+        return _P["neg"].apply(self)
 
     def __pow__(self, exponent):
         if isinstance(exponent, (int, float)) and not isinstance(exponent, bool):
-            return _ops.PowScalar.apply(self, exponent=exponent)
-        return _ops.Pow.apply(self, exponent)
+            return _P["pow_scalar"].apply(self, exponent=exponent)
+        return _P["pow"].apply(self, exponent)
 
     def __rpow__(self, base):
-        return _ops.Pow.apply(base, self)
+        return _P["pow"].apply(base, self)
 
     def __matmul__(self, other):
-        return _ops.MatMul.apply(self, other)
+        return _P["matmul"].apply(self, other)
 
     def __rmatmul__(self, other):
-        return _ops.MatMul.apply(other, self)
+        return _P["matmul"].apply(other, self)
 
     # --- comparisons: values only, never differentiable --------------------------------
     def __lt__(self, other):
@@ -195,41 +286,41 @@ class Tensor:
 
     # --- elementwise functions ---------------------------------------------------------
     def exp(self):
-        return _ops.Exp.apply(self)
+        return _P["exp"].apply(self)
 
     def log(self):
-        return _ops.Log.apply(self)
+        return _P["log"].apply(self)
 
     def sqrt(self):
-        return _ops.Sqrt.apply(self)
+        return _P["sqrt"].apply(self)
 
     def tanh(self):
-        return _ops.Tanh.apply(self)
+        return _P["tanh"].apply(self)
 
     def sigmoid(self):
-        return _ops.Sigmoid.apply(self)
+        return _P["sigmoid"].apply(self)
 
     def relu(self):
-        return _ops.Relu.apply(self)
+        return _P["relu"].apply(self)
 
     def abs(self):
-        return _ops.Abs.apply(self)
+        return _P["abs"].apply(self)
 
     def clip(self, lo, hi):
-        return _ops.Clip.apply(self, lo=lo, hi=hi)
+        return _P["clip"].apply(self, lo=lo, hi=hi)
 
     def astype(self, dtype):
-        return _ops.Cast.apply(self, dtype=np.dtype(dtype))
+        return _P["cast"].apply(self, dtype=np.dtype(dtype))
 
     def softmax(self, axis: int = -1):
-        return _ops.Softmax.apply(self, axis=axis)
+        return _P["softmax"].apply(self, axis=axis)
 
     def log_softmax(self, axis: int = -1):
-        return _ops.LogSoftmax.apply(self, axis=axis)
+        return _P["log_softmax"].apply(self, axis=axis)
 
     # --- reductions --------------------------------------------------------------------
     def sum(self, axis=None, keepdims: bool = False):
-        return _ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+        return _P["sum"].apply(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis=None, keepdims: bool = False):
         total = self.sum(axis=axis, keepdims=keepdims)
@@ -238,28 +329,32 @@ class Tensor:
 
     def max(self, axis=None, keepdims: bool = False):
         """Maximum; where several elements tie, the gradient is split evenly between them."""
-        return _ops.Max.apply(self, axis=axis, keepdims=keepdims)
+        return _P["max"].apply(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis=None, keepdims: bool = False):
-        return -((-self).max(axis=axis, keepdims=keepdims))
+        """Minimum; where several elements tie, the gradient is split evenly between them."""
+        return _P["min"].apply(self, axis=axis, keepdims=keepdims)
 
     # --- movement ----------------------------------------------------------------------
     def reshape(self, *shape):
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return _ops.Reshape.apply(self, shape=tuple(shape))
+        return _P["reshape"].apply(self, shape=tuple(shape))
 
     def flatten(self):
         return self.reshape(-1)
 
     def transpose(self, *axes):
-        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        return _ops.Transpose.apply(self, axes=tuple(axes) if axes else None)
+        """Permute the axes (numpy's meaning: no argument or None reverses them all)."""
+        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+            axes = axes[0]
+        return _P["transpose"].apply(self, axes=tuple(axes) if axes else None)
 
     permute = transpose
 
     def swapaxes(self, axis1: int, axis2: int):
         axes = list(range(self.ndim))
-        axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+        a, b = check_axis(axis1, self.ndim, "swapaxes"), check_axis(axis2, self.ndim, "swapaxes")
+        axes[a], axes[b] = axes[b], axes[a]
         return self.transpose(axes)
 
     @property
@@ -267,10 +362,19 @@ class Tensor:
         return self.transpose()
 
     def broadcast_to(self, shape):
-        return _ops.BroadcastTo.apply(self, shape=tuple(shape))
+        return _P["broadcast_to"].apply(self, shape=tuple(shape))
 
     def __getitem__(self, index):
-        return _ops.GetItem.apply(self, index=_raw_index(index))
+        return _P["getitem"].apply(self, index=_raw_index(index))
+
+
+def increment_version(*tensors: Tensor) -> None:
+    """Count an in-place change made to the tensors' data by other means (an optimizer's numpy update).
+
+    A recorded operation that saved one of them then refuses to run its backward.
+    """
+    for t in tensors:
+        t._counter[0] += 1
 
 
 def _raw(x):
@@ -288,7 +392,3 @@ def _raw_index(index):
     if isinstance(index, list):
         return np.asarray(index)
     return index
-
-
-from . import ops as _ops  # noqa: E402  (ops import Tensor: bound after the class exists)
-from . import tape as _tape  # noqa: E402

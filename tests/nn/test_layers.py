@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 
 from tinygrad_rnn import Tensor, gradcheck
 from tinygrad_rnn.nn import Embedding, Linear
-
-from strategies import seeds
+from tinygrad_rnn.testing.strategies import seeds
 
 
 @given(batch=st.integers(1, 3), n_in=st.integers(1, 4), n_out=st.integers(1, 3), bias=st.booleans(), seed=seeds)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, increment_version
 
 
 class Parameter(Tensor):
@@ -64,6 +64,7 @@ class Module:
                 raise ValueError(f"load_state_dict: {name!r} has dtype {value.dtype}, the model expects {p.dtype}")
         for name, p in params.items():
             p.data[...] = state[name]
+            increment_version(p)
 
     def __call__(self, *args, **kwargs):
         forward = getattr(self, "forward", None)

@@ -15,6 +15,8 @@ from ..function import Function, register
 class Add(Function):
     """d(x + y) = grad, grad"""
 
+    broadcasting = True
+
     def forward(self, x, y):
         return np.add(x, y)
 
@@ -25,6 +27,8 @@ class Add(Function):
 @register
 class Sub(Function):
     """d(x - y) = grad, -grad"""
+
+    broadcasting = True
 
     def forward(self, x, y):
         return np.subtract(x, y)
@@ -37,12 +41,13 @@ class Sub(Function):
 class Mul(Function):
     """d(x * y) = grad * y, grad * x"""
 
+    broadcasting = True
+
     def forward(self, x, y):
         self.save_for_backward(x, y)
         return np.multiply(x, y)
 
-    def backward(self, grad):
-        x, y = self.saved
+    def backward(self, grad, x, y):
         gx = grad * y if self.needs_input_grad[0] else None
         gy = grad * x if self.needs_input_grad[1] else None
         return gx, gy
@@ -53,13 +58,13 @@ class Div(Function):
     """d(x / y) = grad / y, -grad * x / y²"""
 
     domains = ("any", "nonzero")
+    broadcasting = True
 
     def forward(self, x, y):
         self.save_for_backward(x, y)
         return np.divide(x, y)
 
-    def backward(self, grad):
-        x, y = self.saved
+    def backward(self, grad, x, y):
         gx = grad / y if self.needs_input_grad[0] else None
         gy = -grad * x / (y * y) if self.needs_input_grad[1] else None
         return gx, gy
@@ -88,8 +93,7 @@ class PowScalar(Function):
         self.save_for_backward(x)
         return np.power(x, exponent)
 
-    def backward(self, grad):
-        (x,) = self.saved
+    def backward(self, grad, x):
         p = self.exponent
         if p == 0:
             return (grad * 0,)
@@ -98,19 +102,34 @@ class PowScalar(Function):
 
 @register
 class Pow(Function):
-    """d(x ** y) = grad * y * x ** (y - 1), grad * out * log(x)"""
+    """d(x ** y) = grad * y * x ** (y - 1), grad * out * log(x); 0 where y = 0 (for x), x = 0 (for y)
+
+    At x = 0 the formulas meet 0 * inf: as PyTorch, the gradient in y is 0 there (for y >= 0),
+    and in x it is 0 where y = 0 (x ** 0 is constant).
+    """
 
     domains = ("positive", "any")
+    broadcasting = True
 
     def forward(self, x, y):
         out = np.power(x, y)
-        self.save_for_backward(x, y, out)
+        y_zero = np.equal(y, 0)  # x ** 0 is constant in x
+        x_zero = np.equal(x, 0) & np.greater_equal(y, 0)  # where log(x) is -inf
+        self.save_for_backward(x, y, out, y_zero if y_zero.any() else None, x_zero if x_zero.any() else None)
         return out
 
-    def backward(self, grad):
-        x, y, out = self.saved
-        gx = grad * y * x ** (y - 1) if self.needs_input_grad[0] else None
-        gy = grad * out * Log.dispatch(x) if self.needs_input_grad[1] else None
+    def backward(self, grad, x, y, out, y_zero, x_zero):
+        gx = gy = None
+        if self.needs_input_grad[0]:
+            if y_zero is None:
+                gx = grad * y * x ** (y - 1)
+            else:  # 1 in place of x where y = 0, then masked: no 0 * inf here or in a second derivative
+                gx = Where.dispatch(y_zero, 0.0, grad * y * Where.dispatch(y_zero, 1.0, x) ** (y - 1))
+        if self.needs_input_grad[1]:
+            if x_zero is None:
+                gy = grad * out * Log.dispatch(x)
+            else:  # likewise: the log of 1 where x is 0, then masked
+                gy = Where.dispatch(x_zero, 0.0, grad * out * Log.dispatch(Where.dispatch(x_zero, 1.0, x)))
         return gx, gy
 
 
@@ -123,8 +142,8 @@ class Exp(Function):
         self.save_for_backward(out)
         return out
 
-    def backward(self, grad):
-        return (grad * self.saved[0],)
+    def backward(self, grad, out):
+        return (grad * out,)
 
 
 @register
@@ -137,8 +156,8 @@ class Log(Function):
         self.save_for_backward(x)
         return np.log(x)
 
-    def backward(self, grad):
-        return (grad / self.saved[0],)
+    def backward(self, grad, x):
+        return (grad / x,)
 
 
 @register
@@ -152,8 +171,8 @@ class Sqrt(Function):
         self.save_for_backward(out)
         return out
 
-    def backward(self, grad):
-        return (grad / (2 * self.saved[0]),)
+    def backward(self, grad, out):
+        return (grad / (2 * out),)
 
 
 @register
@@ -165,8 +184,7 @@ class Tanh(Function):
         self.save_for_backward(out)
         return out
 
-    def backward(self, grad):
-        out = self.saved[0]
+    def backward(self, grad, out):
         return (grad * (1 - out * out),)
 
 
@@ -181,8 +199,7 @@ class Sigmoid(Function):
         self.save_for_backward(out)
         return out
 
-    def backward(self, grad):
-        out = self.saved[0]
+    def backward(self, grad, out):
         return (grad * (out * (1 - out)),)
 
 
@@ -197,8 +214,8 @@ class Relu(Function):
         self.save_for_backward(mask)
         return np.where(mask, x, 0).astype(x.dtype, copy=False)
 
-    def backward(self, grad):
-        return (grad * self.saved[0],)
+    def backward(self, grad, mask):
+        return (grad * mask,)
 
 
 @register
@@ -211,8 +228,8 @@ class Abs(Function):
         self.save_for_backward(np.sign(x))
         return np.abs(x)
 
-    def backward(self, grad):
-        return (grad * self.saved[0],)
+    def backward(self, grad, sign):
+        return (grad * sign,)
 
 
 @register
@@ -220,10 +237,11 @@ class Clip(Function):
     """d clip(x, lo, hi) = grad * (lo <= x <= hi)"""
 
     domains = ("clip",)
+    broadcasting = True
 
     def forward(self, x, lo, hi):
         if lo is not None and hi is not None and np.any(np.greater(lo, hi)):
-            raise ValueError(f"clip: lo={lo} is greater than hi={hi}")
+            raise ValueError(f"clip: the lower bound lo={lo} is greater than the upper bound hi={hi}")
         mask = np.ones(np.shape(x), dtype=bool)
         if lo is not None:
             mask &= x >= lo
@@ -232,21 +250,22 @@ class Clip(Function):
         self.save_for_backward(mask)
         return np.clip(x, lo, hi).astype(x.dtype, copy=False)
 
-    def backward(self, grad):
-        return (grad * self.saved[0],)
+    def backward(self, grad, mask):
+        return (grad * mask,)
 
 
 @register
 class Where(Function):
     """d where(c, x, y) = grad * c, grad * (1 - c)"""
 
+    broadcasting = True
+
     def forward(self, cond, x, y):
         cond = np.asarray(cond, dtype=bool)
         self.save_for_backward(cond)
         return np.where(cond, x, y)
 
-    def backward(self, grad):
-        (cond,) = self.saved
+    def backward(self, grad, cond):
         gx = grad * cond if self.needs_input_grad[1] else None
         gy = grad * ~cond if self.needs_input_grad[2] else None
         return None, gx, gy
@@ -262,3 +281,4 @@ class Cast(Function):
 
     def backward(self, grad):
         return (grad.astype(self.in_dtype),)
+

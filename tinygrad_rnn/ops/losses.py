@@ -1,28 +1,31 @@
 """Fused softmax cross-entropy, alone and behind the output layer of a language model.
 
 The gradient of softmax cross-entropy with respect to the scores is softmax − onehot(target):
-both primitives compute the probabilities once in forward, keep only them, and on the last
-backward turn them into the gradient in place — the (N, classes) array, the largest of a
-language model, is never copied and no one-hot matrix is built.
+both primitives compute the probabilities once in forward, keep only them, and in backward turn
+them into the gradient in place (``consumes``; the tape hands over a copy when the graph is
+kept) — the (N, classes) array, the largest of a language model, is not copied and no one-hot
+matrix is built. Their VJPs run on arrays only; ``create_graph`` differentiates their composite
+form (log_softmax, indexing, sum) instead.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .. import gradients
 from ..function import Function, register
 from ..shapes import ShapeError
-from ..sparse import OuterGrad
-from ..tensor import Tensor
-from .softmax import Softmax
 
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _targets(op: str, scores_shape, targets, reduction, ignore_index):
-    """Checked targets, flattened: (valid mask, ids safe to index with)."""
+def _check_reduction(op: str, reduction) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _targets(op: str, scores_shape, targets, ignore_index):
+    """Checked targets, flattened: (valid mask, ids safe to index with)."""
     targets = np.asarray(targets)
     if targets.dtype.kind not in "iu":
         raise TypeError(f"{op}: targets must be integer class ids, got dtype {targets.dtype}")
@@ -59,28 +62,30 @@ def _reduce(losses, reduction, count, shape):
     return total if reduction == "sum" else total / max(count, 1)
 
 
-def _score_grad(fn: Function, grad, probs, valid, safe_t, soft=None):
-    """d loss / d scores (N, classes): probs − onehot, weighted by the incoming gradient.
-
-    On arrays it is built in the saved probabilities (in place on their last use); under
-    create_graph ``soft`` is the softmax as a graph Tensor and the result is recorded.
-    """
+def _score_grad(fn: Function, grad, probs, valid, safe_t):
+    """d loss / d scores (N, classes): probs − onehot, weighted by the incoming gradient, built in
+    ``probs`` itself (the tape hands over a copy when the graph is kept)."""
     if fn.reduction == "none":
         weight = grad.reshape((-1, 1))
     else:
         weight = grad if fn.reduction == "sum" else grad * (1.0 / max(fn.count, 1))
-    rows = np.arange(len(safe_t))
-    if soft is not None:
-        onehot = np.zeros(probs.shape, probs.dtype)
-        onehot[rows, safe_t] = 1
-        return (soft - onehot) * (weight * valid[:, None])
-    g = probs if fn.last_use else probs.copy()
-    g[rows, safe_t] -= 1
+    g = probs
+    g[np.arange(len(safe_t)), safe_t] -= 1
     if fn.count < len(valid):
         g *= valid[:, None]
     if not (np.ndim(weight) == 0 and weight == 1):
         g *= weight
     return g
+
+
+def _composite_loss(fn: Function, logits):
+    """The same loss from primitives (log_softmax, indexing, sum): what create_graph differentiates."""
+    picked = logits.reshape((-1, logits.shape[-1])).log_softmax(axis=-1)[np.arange(len(fn.targets)), fn.targets]
+    losses = -picked * fn.valid
+    if fn.reduction == "none":
+        return losses.reshape(fn.out_shape)
+    total = losses.sum()
+    return total if fn.reduction == "sum" else total * (1.0 / max(fn.count, 1))
 
 
 @register
@@ -92,24 +97,27 @@ class CrossEntropy(Function):
 
     name = "cross_entropy"
     domains = ("any", "targets")
+    consumes = (0,)  # the probabilities become the gradient in place
+    once_differentiable = True  # second order through composite()
 
     def forward(self, logits, targets, reduction="mean", ignore_index=None):
+        _check_reduction("cross_entropy", reduction)
         if logits.ndim == 0:
             raise ShapeError("cross_entropy: logits need a class axis, got a 0-d array")
-        valid, safe_t = _targets("cross_entropy", logits.shape, targets, reduction, ignore_index)
+        valid, safe_t = _targets("cross_entropy", logits.shape, targets, ignore_index)
         scores = logits.reshape(-1, logits.shape[-1])
         probs = np.empty_like(scores)
         losses = _softmax_xent(scores, safe_t, valid, probs)
         self.reduction, self.in_shape, self.count = reduction, logits.shape, int(valid.sum())
-        self.save_for_backward(probs, valid, safe_t)  # not the logits: the probabilities are enough
+        self.targets, self.valid, self.out_shape = safe_t, valid, logits.shape[:-1]
+        self.save_for_backward(probs)  # not the logits: the probabilities are enough
         return _reduce(losses, reduction, self.count, logits.shape[:-1])
 
-    def backward(self, grad):
-        probs, valid, safe_t = self.saved
-        soft = None
-        if isinstance(grad, Tensor):  # recorded: the softmax as a node on the logits, from its saved output
-            soft = Softmax.from_output(probs.reshape(self.in_shape), [self.edges[0]], axis=-1).reshape(probs.shape)
-        return _score_grad(self, grad, probs, valid, safe_t, soft).reshape(self.in_shape), None
+    def backward(self, grad, probs):
+        return _score_grad(self, grad, probs, self.valid, self.targets).reshape(self.in_shape), None
+
+    def composite(self, logits, targets=None):
+        return _composite_loss(self, logits)
 
 
 @register
@@ -123,30 +131,29 @@ class LinearCrossEntropy(Function):
 
     name = "linear_cross_entropy"
     domains = ("any", "any", "targets")
+    consumes = (2,)
+    once_differentiable = True
 
     def forward(self, x, w, targets, reduction="mean", ignore_index=None):
+        _check_reduction("linear_cross_entropy", reduction)
         xs, ws = np.shape(x), np.shape(w)
         if len(ws) != 2 or len(xs) == 0 or xs[-1] != ws[1]:
             raise ShapeError(f"linear_cross_entropy: needs x (..., in) and a 2-d weight (classes, in), "
                              f"got {xs} and {ws}")
-        valid, safe_t = _targets("linear_cross_entropy", xs[:-1] + ws[:1], targets, reduction, ignore_index)
+        valid, safe_t = _targets("linear_cross_entropy", xs[:-1] + ws[:1], targets, ignore_index)
         x2 = x.reshape(-1, ws[1])
         scores = x2 @ w.T
         losses = _softmax_xent(scores, safe_t, valid, scores)
         self.reduction, self.count = reduction, int(valid.sum())
-        self.save_for_backward(x, w, scores, valid, safe_t)
+        self.targets, self.valid, self.out_shape = safe_t, valid, xs[:-1]
+        self.save_for_backward(x, w, scores)
         return _reduce(losses, reduction, self.count, xs[:-1])
 
-    def backward(self, grad):
-        x, w, probs, valid, safe_t = self.saved
-        x2 = x.reshape((-1, w.shape[1]))
-        soft = (x2 @ w.T).softmax(axis=-1) if isinstance(grad, Tensor) else None  # recorded: recompute
-        g = _score_grad(self, grad, probs, valid, safe_t, soft)
+    def backward(self, grad, x, w, probs):
+        g = _score_grad(self, grad, probs, self.valid, self.targets)
         gx = (g @ w).reshape(x.shape) if self.needs_input_grad[0] else None
-        gw = None
-        if self.needs_input_grad[1]:
-            if soft is None and g.shape[0] * sum(w.shape) <= w.size:
-                gw = OuterGrad(w.shape, g.dtype, [(g, x2)])
-            else:
-                gw = g.T @ x2
+        gw = gradients.outer(g, x.reshape((-1, w.shape[1])), w.shape) if self.needs_input_grad[1] else None
         return gx, gw, None
+
+    def composite(self, x, w, targets=None):
+        return _composite_loss(self, x.reshape((-1, w.shape[1])) @ w.T)

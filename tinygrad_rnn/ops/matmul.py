@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import gradients
 from ..function import Function, register
 from ..shapes import ShapeError, unbroadcast
-from ..sparse import OuterGrad
 
 
 @register
@@ -22,8 +22,7 @@ class MatMul(Function):
         self.save_for_backward(x, y)
         return np.matmul(x, y)
 
-    def backward(self, grad):
-        x, y = self.saved
+    def backward(self, grad, x, y):
         x2 = x.reshape((1,) + x.shape) if x.ndim == 1 else x
         y2 = y.reshape(y.shape + (1,)) if y.ndim == 1 else y
         # the output lost the promoted axes: put them back so both products are plain matmuls
@@ -54,14 +53,19 @@ class Linear(Function):
     name = "linear"
 
     def forward(self, x, w, b=None, activation=None):
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"linear: activation must be None, 'tanh' or 'relu', got {activation!r}")
         xs, ws = np.shape(x), np.shape(w)
         if len(ws) != 2 or len(xs) == 0 or xs[-1] != ws[1]:
             raise ShapeError(f"linear: needs x (..., in) and a 2-d weight (out, in), got {xs} and {ws}")
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"linear: activation must be None, 'tanh' or 'relu', got {activation!r}")
         out = np.matmul(x, w.T)
         if b is not None:
-            if np.result_type(out, b) == out.dtype and np.broadcast_shapes(np.shape(b), out.shape) == out.shape:
+            try:
+                full = np.broadcast_shapes(np.shape(b), out.shape)
+            except ValueError:
+                raise ShapeError(f"linear: a bias of shape {np.shape(b)} does not broadcast to the output's "
+                                 f"shape {out.shape}") from None
+            if np.result_type(out, b) == out.dtype and full == out.shape:
                 out += b  # the product is a fresh array: add the bias in place
             else:
                 out = out + b
@@ -70,25 +74,16 @@ class Linear(Function):
             np.tanh(out, out=out)
         elif activation == "relu":
             np.maximum(out, 0, out=out)
-        if activation:
-            self.save_for_backward(x, w, out)  # f' is read off the output
-        else:
-            self.save_for_backward(x, w)
+        self.save_for_backward(x, w, out if activation else None)  # f' is read off the output
         return out
 
-    def backward(self, grad):
-        x, w = self.saved[:2]
+    def backward(self, grad, x, w, out):
         if self.activation == "tanh":
-            out = self.saved[2]
             grad = grad * (1 - out * out)
         elif self.activation == "relu":
-            grad = grad * (self.saved[2] > 0)
+            grad = grad * (out > 0)
         gx = grad @ w if self.needs_input_grad[0] else None
         gw = None
-        if self.needs_input_grad[1]:
-            g2, x2 = grad.reshape((-1, w.shape[0])), x.reshape((-1, w.shape[1]))
-            if isinstance(grad, np.ndarray) and g2.shape[0] * sum(w.shape) <= w.size:
-                gw = OuterGrad(w.shape, grad.dtype, [(g2, x2)])  # few rows: sum the products later, in one
-            else:
-                gw = g2.T @ x2
+        if self.needs_input_grad[1]:  # few rows: deferred, so all uses of w are summed by one matmul
+            gw = gradients.outer(grad.reshape((-1, w.shape[0])), x.reshape((-1, w.shape[1])), w.shape)
         return gx, gw, grad if self.needs_input_grad[2] else None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import gradients
 from ..function import Function, register
-from ..shapes import ShapeError
-from ..sparse import IndexedGrad, is_advanced
+from ..shapes import ShapeError, check_axis, frozen_index, scatter_add
 
 
 @register
@@ -28,17 +28,18 @@ class Reshape(Function):
 class Transpose(Function):
     """d transpose(x, axes) = grad transposed by the inverse permutation"""
 
-    accepts_lazy_grad = True  # a lookup of U.T's rows is a lookup of U's columns: it stays lazy
+    accepts_lazy_grad = True  # a lookup of U.T's rows is a lookup of U's columns: it stays deferred
 
     def forward(self, x, axes=None):
         axes = tuple(range(x.ndim))[::-1] if axes is None else axes
-        if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)) or len(axes) != x.ndim:
-            raise ShapeError(f"transpose: axes {axes} are not a permutation for shape {x.shape}")
-        self.inverse = tuple(np.argsort([a % x.ndim for a in axes]))
+        if len(axes) != x.ndim or sorted(check_axis(a, max(x.ndim, 1), "transpose") for a in axes) \
+                != list(range(x.ndim)):
+            raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
+        self.inverse = tuple(int(i) for i in np.argsort([a % x.ndim for a in axes]))
         return x.transpose(axes)
 
     def backward(self, grad):
-        return (grad.transpose(self.inverse),)  # a lazy gradient transposes its parts
+        return (grad.transpose(self.inverse),)  # a deferred gradient transposes its parts
 
 
 @register
@@ -65,16 +66,15 @@ class GetItem(Function):
 
     def forward(self, x, index):
         self.in_shape = x.shape
-        self.save_for_backward(index)
         try:
-            return x[index]
+            out = x[index]
         except IndexError as e:
             raise IndexError(f"getitem: index {index!r} is invalid for shape {x.shape}: {e}") from None
+        self.save_for_backward(frozen_index(index))  # a copy: the caller may reuse its index array
+        return out
 
-    def backward(self, grad):
-        if isinstance(grad, np.ndarray | np.generic):  # first order: keep it sparse until needed
-            return (IndexedGrad(self.in_shape, grad.dtype, [(self.saved[0], grad)]),)
-        return (ScatterAdd.dispatch(grad, index=self.saved[0], shape=self.in_shape),)
+    def backward(self, grad, index):
+        return (ScatterAdd.dispatch(grad, index=index, shape=self.in_shape),)
 
 
 @register
@@ -84,16 +84,17 @@ class ScatterAdd(Function):
     name = "scatter_add"
 
     def forward(self, g, index, shape):
+        index = frozen_index(index)
         self.save_for_backward(index)
-        out = np.zeros(shape, dtype=g.dtype)
-        if is_advanced(index):
-            np.add.at(out, index, g)
-        else:
-            out[index] = g  # basic indexing selects each element at most once
-        return out
+        return scatter_add(g, index, shape)
 
-    def backward(self, grad):
-        return (GetItem.dispatch(grad, index=self.saved[0]),)
+    def backward(self, grad, index):
+        return (GetItem.dispatch(grad, index=index),)
+
+    @classmethod
+    def on_arrays(cls, g, index, shape):
+        """In a first-order VJP: the gradient form that keeps only the indexed values."""
+        return gradients.scatter(g, index, shape)
 
 
 @register
@@ -103,13 +104,17 @@ class Cat(Function):
     def forward(self, *xs, axis=0):
         if not xs:
             raise ValueError("cat: needs at least one tensor")
+        ndims = {np.ndim(x) for x in xs}
+        if 0 in ndims:
+            raise ShapeError("cat: 0-d arrays cannot be concatenated; use stack")
+        axis = check_axis(axis, np.ndim(xs[0]), "cat")
         try:
             out = np.concatenate(xs, axis=axis)
-        except ValueError as e:  # numpy.AxisError is a ValueError too
+        except ValueError as e:
             shapes = ", ".join(str(np.shape(x)) for x in xs)
             raise ShapeError(f"cat: cannot concatenate shapes {shapes} along axis {axis}: {e}") from None
-        self.axis = axis % out.ndim
-        self.bounds = np.cumsum([0] + [np.shape(x)[self.axis] for x in xs]).tolist()
+        self.axis = axis
+        self.bounds = np.cumsum([0] + [np.shape(x)[axis] for x in xs]).tolist()
         return out
 
     def backward(self, grad):
@@ -130,9 +135,8 @@ class Stack(Function):
         if len({np.shape(x) for x in xs}) > 1:
             shapes = ", ".join(str(np.shape(x)) for x in xs)
             raise ShapeError(f"stack: all inputs must have the same shape, got {shapes}")
-        out = np.stack(xs, axis=axis)
-        self.axis = axis % out.ndim
-        return out
+        self.axis = check_axis(axis, np.ndim(xs[0]) + 1, "stack")
+        return np.stack(xs, axis=self.axis)
 
     def backward(self, grad):
         lead = (slice(None),) * self.axis

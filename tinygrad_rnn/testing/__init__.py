@@ -1,7 +1,12 @@
-"""Fixed gradient-check cases for every registered primitive, and value sampling by domain.
+"""Testing tools for gradients, yours and the library's own (like ``torch.testing``).
 
-``tinygrad-rnn gradcheck`` walks these cases; the test suite runs them too and adds
-hypothesis-drawn shapes on top. A primitive without a case here fails the coverage test.
+* ``DOMAINS`` and ``sample(domain, shape, rng)``: float64 values that keep finite differences away
+  from kinks, poles and ties; ``sample_inputs(op, shapes, rng)`` draws inputs for a primitive from
+  the domains it declares (``Function.domains``).
+* ``OpCase``, ``CASES``, ``MODEL_CASES`` and ``check_case``: the fixed first- and second-order
+  cases of every registered primitive, which ``tinygrad-rnn gradcheck`` prints.
+* ``tinygrad_rnn.testing.strategies``: hypothesis strategies for shapes, broadcastable shapes,
+  axes and inputs (needs hypothesis, a dev dependency).
 """
 
 from __future__ import annotations
@@ -11,15 +16,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import functional as F
-from . import ops
-from .function import REGISTRY
-from .gradcheck import compare_gradients, first_derivative
-from .tensor import Tensor
+from .. import functional as F
+from .. import ops
+from ..gradcheck import ATOL, EPS, compare_gradients, first_derivative
+from ..registry import REGISTRY
+from ..tensor import Tensor
+
+DOMAINS = {
+    "any": "uniform in [-2, 2]",
+    "positive": "uniform in [0.5, 2]",
+    "nonzero": "magnitude in [0.3, 2], either sign (away from a pole at 0)",
+    "kink0": "magnitude in [0.3, 2], either sign (away from a kink at 0)",
+    "distinct": "well-separated values, no ties (for max and min)",
+    "clip": "at least 0.2 away from -1 and 1 (for clip(x, -1, 1))",
+}
 
 
 def sample(domain: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """float64 values in ``shape`` that keep finite differences away from kinks, poles and ties."""
+    if domain not in DOMAINS:
+        raise ValueError(f"sample: unknown domain {domain!r}; known: {', '.join(DOMAINS)}")
     if domain == "positive":
         return rng.uniform(0.5, 2.0, shape)
     if domain in ("nonzero", "kink0"):
@@ -43,14 +59,20 @@ class OpCase:
     fn: Callable[..., Tensor]
     shapes: tuple[tuple[int, ...], ...]
     domains: tuple[str, ...] = ()
-    eps: float = 1e-6  # a coarser step for ops that round through float32
-    atol: float = 1e-5
+    eps: float = EPS  # a coarser step for ops that round through float32
+    atol: float = ATOL
 
     def inputs(self, rng: np.random.Generator) -> list[Tensor]:
         """Random float64 inputs, each from its domain: the case's own, else the primitive's hint."""
-        hint = REGISTRY[self.op].domains if self.op in REGISTRY else ()
-        doms = self.domains or tuple(hint[: len(self.shapes)]) + ("any",) * (len(self.shapes) - len(hint))
-        return [Tensor(sample(d, s, rng), requires_grad=True) for d, s in zip(doms, self.shapes)]
+        return sample_inputs(REGISTRY.get(self.op), self.shapes, rng, self.domains)
+
+
+def sample_inputs(op, shapes, rng: np.random.Generator, domains: tuple[str, ...] = ()) -> list[Tensor]:
+    """One float64 Tensor requiring grad per shape, drawn from ``domains`` or else from the domains
+    the primitive ``op`` (a Function subclass, or None) declares; "any" where neither says."""
+    hint = tuple(domains) or (tuple(op.domains) if op is not None else ())
+    doms = hint[: len(shapes)] + ("any",) * (len(shapes) - len(hint))
+    return [Tensor(sample(d, tuple(s), rng), requires_grad=True) for d, s in zip(doms, shapes)]
 
 
 def _binary(op, name):
@@ -127,6 +149,9 @@ CASES: list[OpCase] = [
     OpCase("max", "all", lambda x: x.max(), ((3, 4),)),
     OpCase("max", "axis -1 keepdims", lambda x: x.max(axis=-1, keepdims=True), ((2, 3, 4),)),
     OpCase("max", "0-d", lambda x: x.max(), ((),)),
+    OpCase("min", "all", lambda x: x.min(), ((3, 4),)),
+    OpCase("min", "axis 0", lambda x: x.min(axis=0), ((2, 3, 4),)),
+    OpCase("min", "0-d, axis -1", lambda x: x.min(axis=-1), ((),)),
     OpCase("softmax", "last axis", lambda x: F.softmax(x), ((3, 5),)),
     OpCase("softmax", "axis 0", lambda x: F.softmax(x, axis=0), ((3, 2, 2),)),
     OpCase("log_softmax", "last axis", lambda x: F.log_softmax(x), ((3, 5),)),
@@ -144,7 +169,7 @@ CASES: list[OpCase] = [
 
 
 def _rnnlm_loss(u, v, w):
-    from .models import RNNLM
+    from ..models import RNNLM
 
     model = RNNLM(5, 3)
     model.U, model.V, model.W = u, v, w  # the checked tensors stand in for the parameters
@@ -152,7 +177,7 @@ def _rnnlm_loss(u, v, w):
 
 
 def _rnn_states(x, h0, w_ih, w_hh, b):
-    from .nn import RNN
+    from ..nn import RNN
 
     rnn = RNN(3, 4)
     rnn.weight_ih, rnn.weight_hh, rnn.bias = w_ih, w_hh, b
