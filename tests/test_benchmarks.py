@@ -33,6 +33,16 @@ def test_bench_rnnlm_runs():
     assert "tutorial truncation (k = 4) ÷ full BPTT" in out
 
 
+def test_model_lines_quoted_in_the_docs_are_measured():
+    import model_lines
+
+    tape, gates = model_lines.model_code_lines()
+    out = run("model_lines.py")
+    assert f"| lines of model code | {gates} | {tape} |" in out
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "rnn_bptt.md").read_text()
+    assert f"| lines of model code | {gates} | {tape} |" in doc
+
+
 def trained(build, size):
     """U, V, W after one epoch of a builder, from the same small weights and sentences."""
     rng = np.random.default_rng(0)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import ast
-import inspect
 import statistics
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import reference
 from .models import RNNLM
-from .nn import rnn as nn_rnn
 from .reference import GateRNN
 from .tensor import Tensor
 
@@ -53,8 +49,6 @@ class Comparison:
     loss_gate: float
     seconds_tape: float
     seconds_gate: float
-    lines_tape: int
-    lines_gate: int
 
     @property
     def worst_rel(self) -> float:
@@ -86,7 +80,7 @@ def compare(pairs, word_dim: int, hidden: int, bptt_truncate: int | None, seed: 
     tokens = sum(len(y) for _, y in pairs)
     seconds_tape, seconds_gate = _time_both(tape, gate, pairs, repeats)
     return Comparison(len(pairs), tokens, abs_diff, rel_diff, loss_tape / tokens, loss_gate / tokens,
-                      seconds_tape, seconds_gate, *model_code_lines())
+                      seconds_tape, seconds_gate)
 
 
 def _time_both(tape: RNNLM, gate: GateRNN, pairs, repeats: int) -> tuple[float, float]:
@@ -100,26 +94,6 @@ def _time_both(tape: RNNLM, gate: GateRNN, pairs, repeats: int) -> tuple[float, 
                 fn(x, y)
             runs[name].append((time.perf_counter() - start) / len(pairs))
     return statistics.median(runs["tape"]), statistics.median(runs["gate"])
-
-
-def model_code_lines() -> tuple[int, int]:
-    """Lines of model code (no blanks, comments or docstrings): the tape's RNNLM and the recurrence
-    it runs, against the whole hand-written module (gates, layer, model, BPTT)."""
-    tape = _code_lines(inspect.getsource(RNNLM)) + _code_lines(inspect.getsource(nn_rnn.recurrence))
-    return tape, _code_lines(inspect.getsource(reference))
-
-
-def _code_lines(source: str) -> int:
-    tree = ast.parse(source)
-    doc_lines: set[int] = set()
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
-                and isinstance(getattr(body[0], "value", None), ast.Constant) and isinstance(body[0].value.value, str):
-            doc_lines.update(range(body[0].lineno, body[0].end_lineno + 1))
-    lines = source.splitlines()
-    return sum(1 for i, line in enumerate(lines, 1)
-               if line.strip() and not line.strip().startswith("#") and i not in doc_lines)
 
 
 def _array(model, name: str) -> np.ndarray:
