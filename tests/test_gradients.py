@@ -36,16 +36,20 @@ def test_scatter_is_deferred_with_fast_paths_and_dense_without():
     np.testing.assert_array_equal(d, [[2, 2], [0, 0], [1, 1], [0, 0]])
 
 
-def test_outer_defers_only_when_it_pays_and_copies_the_forward_value():
+def test_outer_defers_only_when_it_pays_and_settle_copies_the_forward_value():
     left, right = np.ones((2, 6)), np.arange(10.0).reshape(2, 5)
     g = gradients.outer(left, right, (6, 5))
     assert isinstance(g, OuterGrad)
+    (g,) = gradients.settle([g], set(), False)  # the end of the pass: the forward value is copied
     right[...] = -1  # the caller's array changes later: the deferred product does not
     np.testing.assert_array_equal(g.dense(), np.ones((2, 6)).T @ np.arange(10.0).reshape(2, 5))
     many = gradients.outer(np.ones((9, 6)), np.ones((9, 5)), (6, 5))  # 9 * 11 > 30: dense now
     assert type(many) is np.ndarray and (many == 9).all()
     with tg.fast_paths(False):
         assert type(gradients.outer(left, right, (6, 5))) is np.ndarray
+    transposed = gradients.settle([gradients.outer(left, right, (6, 5)).transpose((1, 0))], set(), False)[0]
+    right[...] = 7  # the forward value is the left factor once transposed: copied all the same
+    np.testing.assert_array_equal(transposed.dense(), np.full((5, 2), -1.0) @ np.ones((2, 6)))
     t = gradients.outer(Tensor(left, requires_grad=True), Tensor(right), (6, 5))  # recorded: a product
     assert isinstance(t, Tensor) and t.grad_fn is not None
 
@@ -84,12 +88,15 @@ def test_add_in_place_extends_the_callers_own_total():
     assert scalar == 3.0
 
 
-def test_a_deferred_form_that_outgrows_its_dense_size_becomes_dense():
-    total, _ = outer(rows=6, cols=5, n=1)  # 11 elements held for a 30-element gradient
-    total = gradients.add_(total, outer(rows=6, cols=5, n=1)[0])
-    assert isinstance(total, OuterGrad)  # 22 <= 30: still worth it
-    total = gradients.add_(total, outer(rows=6, cols=5, n=1)[0])
-    assert type(total) is np.ndarray  # 33 > 30: dense
+def test_accumulated_passes_past_the_dense_size_become_dense():
+    t = Tensor(np.zeros((6, 5)), requires_grad=True)
+    gradients.accumulate(t, outer(rows=6, cols=5, n=1)[0])  # 11 elements held for a 30-element gradient
+    gradients.accumulate(t, outer(rows=6, cols=5, n=1)[0])
+    assert isinstance(gradients.peek(t), OuterGrad)  # 22 <= 30: still worth it
+    gradients.accumulate(t, outer(rows=6, cols=5, n=1)[0])
+    assert type(gradients.peek(t)) is np.ndarray  # 33 > 30: dense
+    within_a_pass = gradients.add_(outer(rows=6, cols=5, n=3)[0], outer(rows=6, cols=5, n=3)[0])
+    assert isinstance(within_a_pass, OuterGrad) and within_a_pass.held == 66  # one pass: one matmul later
 
 
 def test_transpose_keeps_a_row_lookup_indexed_as_a_column_lookup():

@@ -9,11 +9,12 @@ import numpy as np
 from . import grad_mode
 from .registry import REGISTRY, register
 from .shapes import broadcast_clash
-from .tensor import Tensor
+from .tensor import CHANGES, Tensor
 
 __all__ = ["REGISTRY", "Function", "Node", "register"]
 
 _sequence = itertools.count()
+_new = object.__new__
 
 
 class Node:
@@ -22,18 +23,14 @@ class Node:
     ``fn`` is the primitive's instance (with the facts its forward noted), ``edges`` one entry per
     input (the input's node, the leaf tensor, or None for a constant), ``saved`` what the forward
     kept for the VJP, ``sources`` where each saved value came from (an input's index, -1 for the
-    output, None for anything else), ``versions`` the version counters of the saved tensors with
-    their values at the time, ``seq`` the recording order. Built by ``Function.apply`` only; the
+    output, None for anything else), ``versions`` the count of in-place changes (``CHANGES``) at
+    recording, then (counter, version then, position in saved) for each saved tensor, all in one
+    flat tuple, ``seq`` the recording order. Built by ``Function.apply`` only; the
     node holds its inputs, never its output, so a finished graph has no reference cycles.
     """
 
     __slots__ = ("fn", "edges", "saved", "sources", "versions", "seq", "shape", "dtype", "__weakref__")
-
-    def __init__(self, fn: Function, edges: list, saved: tuple, sources: tuple, versions: tuple,
-                 shape: tuple[int, ...], dtype: np.dtype):
-        self.fn, self.edges, self.saved, self.sources, self.versions = fn, edges, saved, sources, versions
-        self.seq = next(_sequence)
-        self.shape, self.dtype = shape, dtype
+    # No __init__: ``Function.apply`` fills the slots directly (it is the hot path of every op).
 
     @property
     def name(self) -> str:
@@ -41,7 +38,9 @@ class Node:
 
     def check_versions(self) -> None:
         """Raise if a tensor this node saved was changed in place after the forward."""
-        for counter, version, k in self.versions:
+        v = self.versions
+        for j in range(1, len(v), 3):
+            counter, version, k = v[j], v[j + 1], v[j + 2]
             if counter[0] != version:
                 src = self.sources[k]
                 what = "its output" if src == -1 else "an input" if src is None else f"its input {src}"
@@ -113,6 +112,8 @@ class Function:
     gradient, or views of them — never an array it keeps elsewhere.
     """
 
+    __slots__ = ("needs_input_grad", "saved", "__dict__")  # ops note other facts in __dict__
+
     name = "function"
     # Per-input value domains for the gradient sweep (see ``testing.sample``): "any", "positive",
     # "nonzero", "kink0" (away from a kink at zero), "distinct" (no ties), "clip" (away from the
@@ -139,6 +140,7 @@ class Function:
                             "backward on Tensors; set once_differentiable = True (and define composite)")
         # Only the package's own primitives are trusted to return arrays nothing else holds.
         cls.foreign = not cls.__module__.startswith(__package__ + ".")
+        cls.plain = not cls.consumes and not cls.foreign  # the tape's common case, in one lookup
 
     def save_for_backward(self, *values) -> None:
         """Keep values for the VJP; the inputs and the output among them are version-checked and,
@@ -177,6 +179,7 @@ class Function:
             needs.append(False)
         fn = cls.__new__(cls)
         fn.needs_input_grad = needs
+        fn.saved = ()
         try:
             out = fn.forward(*arrays, **params)
         except ValueError:
@@ -184,19 +187,20 @@ class Function:
             if clash is None:
                 raise
             raise clash from None
-        saved = fn.__dict__.pop("saved", ())
+        saved, fn.saved = fn.saved, None  # the node holds them, and frees them after backward
         if type(out) is not np.ndarray:  # numpy returns scalars for 0-d results
             raw, out = out, np.asarray(out)
             saved = tuple(out if s is raw else s for s in saved)
         counter = None if out.base is None else _shared_counter(out, args)
         if not record or not grad_mode.enabled:
             return Tensor._make(out, None, counter)
-        if counter is None:
-            counter = [0]
-        sources, versions = (), ()
+        node = _new(Node)
+        node.fn, node.edges, node.saved, node.seq, node.shape, node.dtype = fn, edges, saved, next(_sequence), \
+            out.shape, out.dtype
         if saved:
-            sources, versions = _provenance(saved, arrays, args, out, counter)
-        node = Node(fn, edges, saved, sources, versions, out.shape, out.dtype)
+            node.sources, node.versions, counter = _provenance(saved, arrays, args, out, counter)
+        else:
+            node.sources = node.versions = ()
         return Tensor._make(out, node, counter)
 
     @classmethod
@@ -212,6 +216,7 @@ class Function:
         """The primitive on arrays, without a tape: its forward (an op may give a cheaper form)."""
         fn = cls.__new__(cls)
         fn.needs_input_grad = [False] * len(args)
+        fn.saved = ()
         out = fn.forward(*args, **params)
         return out if type(out) is np.ndarray else np.asarray(out)
 
@@ -226,28 +231,54 @@ def _shared_counter(out: np.ndarray, args) -> list | None:
         if isinstance(a, Tensor):
             data = a.data
             if data is root or data.base is root:
-                return a._counter
+                return _counter(a)
     return None
 
 
+def _counter(t: Tensor) -> list:
+    """A tensor's version counter, made when first needed (most tensors are never saved or viewed)."""
+    c = t._counter
+    if c is None:
+        c = t._counter = [0]
+    return c
+
+
 def _provenance(saved, arrays, args, out, out_counter):
-    """For each saved value: the input it is (index), -1 for the output, None for anything else; and
-    (counter, version, position) for each one that is a Tensor, to check before backward."""
+    """For each saved value: the input it is (index), -1 for the output, None for anything else;
+    flattened, (counter, version, position) for each saved tensor, to check before backward; and
+    the output's counter (made here if the output is saved)."""
     sources = []
-    versions = []
+    versions = [CHANGES[0]]
     for k, s in enumerate(saved):
-        found = None
         if s is out:
-            found = -1
-            versions.append((out_counter, out_counter[0], k))
-        elif isinstance(s, np.ndarray):
-            root = s if s.base is None else s.base
-            for i, a in enumerate(arrays):
-                if a is s or (isinstance(a, np.ndarray) and (a is root or a.base is root)):
-                    found = i if a is s else None  # a view of an input is checked, not re-linked
-                    t = args[i]
-                    if isinstance(t, Tensor):
-                        versions.append((t._counter, t._counter[0], k))
-                    break
-        sources.append(found)
-    return tuple(sources), tuple(versions)
+            sources.append(-1)
+            if out_counter is None:
+                out_counter = [0]
+            versions += (out_counter, out_counter[0], k)
+            continue
+        i = 0
+        for a in arrays:
+            if a is s:
+                break
+            i += 1
+        else:
+            sources.append(None)
+            if getattr(s, "base", None) is not None:  # a view of an input: version-checked, not re-linked
+                versions += _view_version(s.base, arrays, args, k)
+            continue
+        sources.append(i)
+        t = args[i]
+        if isinstance(t, Tensor):
+            c = t._counter
+            if c is None:
+                c = t._counter = [0]
+            versions += (c, c[0], k)
+    return tuple(sources), tuple(versions) if len(versions) > 1 else (), out_counter
+
+
+def _view_version(root, arrays, args, k) -> tuple:
+    for a, t in zip(arrays, args):
+        if isinstance(t, Tensor) and (a is root or a.base is root):
+            c = _counter(t)
+            return (c, c[0], k)
+    return ()

@@ -14,13 +14,15 @@ or not), ``add``/``add_`` sum two, ``densify``, ``settle`` makes the results of 
 ``accumulate`` adds into a tensor's gradient, ``apply_update`` adds a scaled gradient into a
 tensor's data (what SGD does), and ``peek`` reads a tensor's gradient without making it dense.
 
-Ownership: a deferred gradient's arrays are never written to by anyone; the values taken from
-the forward pass (an index, a layer's input) are captured as copies when the form is built, and
-``settle`` copies anything a pass's results share, so what a tensor keeps is its own.
+Ownership: a deferred gradient's arrays are never written to by anyone. A lookup's index is a
+copy made when the forward ran; a product's factor taken from the forward pass (a layer's input)
+is copied by ``settle`` at the end of the pass, which also copies anything the pass's results
+share — so what a tensor keeps after ``backward()`` is its own.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 
@@ -33,13 +35,16 @@ from .shapes import add_at, scatter_add
 class Deferred:
     """A gradient of ``shape`` and ``dtype`` kept as a list of parts; subclasses say what a part is."""
 
-    __slots__ = ("shape", "dtype", "parts")
+    __slots__ = ("shape", "dtype", "parts", "held")
     __array_ufunc__ = None  # ``ndarray + Deferred`` must not be taken over by numpy
 
-    def __init__(self, shape: tuple[int, ...], dtype, parts: list):
+    def __init__(self, shape: tuple[int, ...], dtype, parts: list, held: int | None = None):
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype)
         self.parts = parts
+        if held is None:
+            held = sum(np.size(a) for part in parts for a in part if isinstance(a, np.ndarray))
+        self.held = held  # elements in the parts: past the dense size, keeping the form stops paying
 
     def dense(self) -> np.ndarray:
         return self.add_to(np.zeros(self.shape, self.dtype))
@@ -49,12 +54,8 @@ class Deferred:
         raise TypeError(f"{type(self).__name__} does not define add_to")
 
     def arrays(self) -> Iterable[np.ndarray]:
-        """The arrays the parts hold, for the ownership count of ``settle``."""
+        """The arrays the parts hold that ``settle`` may keep as they are (it counts who holds what)."""
         return (a for part in self.parts for a in part if isinstance(a, np.ndarray))
-
-    def weight(self) -> int:
-        """Elements held in the parts; past the dense size, keeping the form stops paying."""
-        return sum(a.size for a in self.arrays())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(shape={self.shape}, dtype={self.dtype}, parts={len(self.parts)})"
@@ -80,7 +81,7 @@ class IndexedGrad(Deferred):
         """The gradient of a transposed array; a row lookup of a matrix stays indexed (as a column lookup)."""
         if tuple(axes) == (1, 0) and all(_row_ids(i) is not None for i, _ in self.parts):
             parts = [((slice(None), _row_ids(i)), np.moveaxis(v, -1, 0)) for i, v in self.parts]
-            return IndexedGrad(self.shape[::-1], self.dtype, parts)
+            return IndexedGrad(self.shape[::-1], self.dtype, parts, held=self.held)
         return self.dense().transpose(axes)
 
     def _owned(self, needs_copy) -> IndexedGrad:
@@ -89,9 +90,17 @@ class IndexedGrad(Deferred):
 
 
 class OuterGrad(Deferred):
-    """Σ leftᵀ @ right over the parts, left (n, rows) and right (n, cols); one matmul makes it dense."""
+    """Σ leftᵀ @ right over the parts, left (n, rows) and right (n, cols); one matmul makes it dense.
 
-    __slots__ = ()
+    ``forward`` is which factor of a single part is a value of the forward pass, not yet copied
+    (0 left, 1 right), or None; ``settle`` copies it (many parts are joined into fresh arrays).
+    """
+
+    __slots__ = ("forward",)
+
+    def __init__(self, shape, dtype, parts: list, forward: int | None = None, held: int | None = None):
+        super().__init__(shape, dtype, parts, held)
+        self.forward = forward
 
     def product(self, scale: float | None = None, out: np.ndarray | None = None) -> np.ndarray:
         if len(self.parts) == 1:
@@ -112,20 +121,24 @@ class OuterGrad(Deferred):
         out += self.product(scale, scratch)
         return out
 
+    def arrays(self):
+        return self.parts[0] if len(self.parts) == 1 else ()  # many parts are joined into new arrays
+
     def astype(self, dtype) -> OuterGrad:
         return OuterGrad(self.shape, dtype, [(a.astype(dtype), b.astype(dtype)) for a, b in self.parts])
 
     def transpose(self, axes) -> Deferred | np.ndarray:
         if tuple(axes) == (1, 0):  # (Lᵀ R)ᵀ = Rᵀ L
-            return OuterGrad(self.shape[::-1], self.dtype, [(r, left) for left, r in self.parts])
+            return OuterGrad(self.shape[::-1], self.dtype, [(r, left) for left, r in self.parts],
+                             None if self.forward is None else 1 - self.forward, held=self.held)
         return self.dense().transpose(axes)
 
     def _owned(self, needs_copy) -> OuterGrad:
         if len(self.parts) > 1:  # one part of fresh arrays: what the product would build anyway
             return OuterGrad(self.shape, self.dtype, [(np.concatenate([p[0] for p in self.parts]),
                                                        np.concatenate([p[1] for p in self.parts]))])
-        return OuterGrad(self.shape, self.dtype,
-                         [tuple(a.copy() if needs_copy(a) else a for a in part) for part in self.parts])
+        part = tuple(a.copy() if k == self.forward or needs_copy(a) else a for k, a in enumerate(self.parts[0]))
+        return OuterGrad(self.shape, self.dtype, [part])
 
 
 def _row_ids(index):
@@ -143,7 +156,7 @@ def scatter(values, index, shape: tuple[int, ...]):
     (``GetItem`` saves a copy). Called on arrays only: a recorded VJP uses the ScatterAdd primitive.
     """
     if grad_mode.fast:
-        return IndexedGrad(shape, np.result_type(values), [(index, values)])
+        return IndexedGrad(shape, np.result_type(values), [(index, values)], held=np.size(values))
     return scatter_add(values, index, shape)
 
 
@@ -152,11 +165,11 @@ def outer(left, right, shape: tuple[int, ...]):
 
     With fast paths on and few rows (the parts smaller than the product), it is deferred so that
     the products of many uses are summed by one matmul; ``right``, a value from the forward pass,
-    is captured as a copy. Tensors (a recorded VJP) get the product itself.
+    is copied before ``backward()`` returns (``settle``). Tensors (a recorded VJP) get the product.
     """
     if (grad_mode.fast and type(left) is np.ndarray and type(right) is np.ndarray
             and left.shape[0] * (left.shape[1] + right.shape[1]) <= left.shape[1] * right.shape[1]):
-        return OuterGrad(shape, np.result_type(left, right), [(left, right.copy())])
+        return OuterGrad(shape, np.result_type(left, right), [(left, right)], forward=1, held=left.size + right.size)
     return left.T @ right
 
 
@@ -169,8 +182,8 @@ def densify(g):
 def add(a, b):
     """a + b as a new value; neither argument is changed."""
     if isinstance(a, Deferred) or isinstance(b, Deferred):
-        if type(a) is type(b):
-            return _bounded(type(a)(a.shape, a.dtype, a.parts + b.parts))
+        if type(a) is type(b):  # (many parts of a product are joined into fresh arrays by settle)
+            return type(a)(a.shape, a.dtype, a.parts + b.parts, held=a.held + b.held)
         lazy, dense = (a, b) if isinstance(a, Deferred) else (b, a)
         if isinstance(dense, Deferred):
             dense = dense.dense()
@@ -183,7 +196,8 @@ def add_(total, g):
     if isinstance(total, Deferred):
         if type(total) is type(g):
             total.parts.extend(g.parts)
-            return _bounded(total)
+            total.held += g.held
+            return total
         return add(total, g)
     if isinstance(g, Deferred):
         return g.add_to(total) if type(total) is np.ndarray else g.add_to(np.array(total))
@@ -193,9 +207,11 @@ def add_(total, g):
     return total + g  # a numpy scalar (0-d result) cannot change in place
 
 
-def _bounded(g: Deferred):
-    """A deferred gradient that has grown past the size of its dense form is made dense."""
-    return g.dense() if g.weight() > int(np.prod(g.shape)) else g
+def _bounded(g):
+    """A deferred gradient that has grown past the size of its dense form is made dense, so that
+    gradients accumulated over many passes take no more memory than the dense one. (Within one pass
+    it may grow: a weight used at every step of a long sequence is still summed by one matmul.)"""
+    return g.dense() if isinstance(g, Deferred) and g.held > math.prod(g.shape) else g
 
 
 def settle(results: list, foreign: set[int], copy_all: bool) -> list:
@@ -208,16 +224,18 @@ def settle(results: list, foreign: set[int], copy_all: bool) -> list:
     """
     uses = Counter(id(_root(a)) for g in results for a in _arrays_of(g))
 
-    def needs_copy(a) -> bool:
+    def shared(a) -> bool:
+        """Whether anything besides this one result may hold or change ``a``'s memory."""
         root = _root(a)
-        return (copy_all or uses[id(root)] > 1 or id(root) in foreign or type(root) is not np.ndarray
-                or not a.flags.c_contiguous or not a.flags.writeable or a.nbytes != root.nbytes)
+        return (uses[id(root)] > 1 or id(root) in foreign or type(root) is not np.ndarray
+                or a.nbytes != root.nbytes)
 
     settled = []
     for g in results:
         if isinstance(g, Deferred):
-            settled.append(g.dense() if copy_all else g._owned(needs_copy))
-        elif type(g) is not np.ndarray or needs_copy(g):
+            settled.append(g.dense() if copy_all else g._owned(shared))
+        elif (copy_all or type(g) is not np.ndarray or shared(g)
+              or not g.flags.c_contiguous or not g.flags.writeable):  # .grad: the caller's to write to
             settled.append(np.array(g, order="C"))
         else:
             settled.append(g)
@@ -246,7 +264,7 @@ def roots(values) -> set[int]:
 # --- a tensor's gradient -----------------------------------------------------------------
 def accumulate(tensor, g) -> None:
     """Add a settled gradient (the tensor's own from now on) into ``tensor``'s gradient."""
-    tensor._grad = g if tensor._grad is None else add_(tensor._grad, g)
+    tensor._grad = g if tensor._grad is None else _bounded(add_(tensor._grad, g))
 
 
 def peek(tensor):

@@ -95,11 +95,12 @@ def is_advanced(index) -> bool:
 
 def frozen_index(index):
     """The index with every array in it copied, so that a saved index cannot change under the tape."""
-    if isinstance(index, np.ndarray):
-        return index.copy()
-    if isinstance(index, tuple) and any(isinstance(i, np.ndarray) for i in index):
-        return tuple(i.copy() if isinstance(i, np.ndarray) else i for i in index)
-    return index
+    if type(index) is tuple:
+        for i in index:
+            if isinstance(i, np.ndarray):
+                return tuple(i.copy() if isinstance(i, np.ndarray) else i for i in index)
+        return index
+    return index.copy() if isinstance(index, np.ndarray) else index
 
 
 def add_at(out: np.ndarray, index, values) -> np.ndarray:

@@ -11,7 +11,7 @@ from . import grad_mode, gradients
 from .function import Node
 from .gradients import Deferred
 from .shapes import ShapeError, unbroadcast
-from .tensor import Tensor
+from .tensor import CHANGES, Tensor
 
 
 def backward(tensor: Tensor, grad=None, retain_graph: bool = False, create_graph: bool = False) -> None:
@@ -117,7 +117,8 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets, stop_at_targets:
     push, pop = heapq.heappush, heapq.heappop
     fast = grad_mode.fast
 
-    def deliver(edge, g, op: str) -> None:
+    def deliver(edge, g, source) -> None:
+        """Add gradient ``g`` (from node ``source``, None for a seed) to what ``edge`` has received."""
         leaf = type(edge) is not Node
         if leaf:
             shape, dtype = edge.data.shape, edge.data.dtype
@@ -129,6 +130,7 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets, stop_at_targets:
             try:
                 g = unbroadcast(g, shape)
             except ShapeError as e:
+                op = "backward" if source is None else source.name
                 raise ShapeError(f"{op} backward returned a gradient of the wrong shape: {e}") from None
         if g.dtype != dtype:
             g = g.astype(dtype)
@@ -148,7 +150,7 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets, stop_at_targets:
 
     with grad_mode.set_grad_enabled(graph_mode):
         for root, seed in zip(roots, seeds):
-            deliver(root._node or root, seed, "backward")
+            deliver(root._node or root, seed, None)
         while heap:
             node = pop(heap)[1]
             g = pending.pop(node)[0]
@@ -162,27 +164,32 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets, stop_at_targets:
                     f"backward through {node.name} a second time: its graph was already freed; "
                     "pass retain_graph=True to the first backward"
                 )
-            if node.versions:
+            versions = node.versions
+            if versions and versions[0] != CHANGES[0]:  # something changed in place since it was recorded
                 node.check_versions()
             fn = node.fn
             if graph_mode:
                 grads = _recorded_vjp(node, g)
             else:
-                if not fn.accepts_lazy_grad and isinstance(g, Deferred):
+                if isinstance(g, Deferred) and not fn.accepts_lazy_grad:
                     g = g.dense()
-                saved = node.saved
-                if fn.consumes and (retain or not fast):  # the VJP writes to them: give it copies
-                    saved = tuple(np.array(s) if k in fn.consumes else s for k, s in enumerate(saved))
-                grads = fn.backward(g, *saved)
+                if fn.plain:
+                    grads = fn.backward(g, *node.saved)
+                else:
+                    saved = node.saved
+                    if fn.consumes and (retain or not fast):  # the VJP writes to them: give it copies
+                        saved = tuple(np.array(s) if k in fn.consumes else s for k, s in enumerate(saved))
+                    grads = fn.backward(g, *saved)
+                    if fn.foreign:
+                        foreign |= gradients.roots(gi for gi in (grads if type(grads) is tuple else (grads,))
+                                                   if gi is not None)
             if type(grads) is not tuple:
                 grads = (grads,)
             if len(grads) != len(edges):
                 raise RuntimeError(f"{node.name} backward returned {len(grads)} gradients for {len(edges)} inputs")
-            if fn.foreign and not graph_mode:
-                foreign |= gradients.roots(gi for gi in grads if gi is not None)
             for edge, gi in zip(edges, grads):
                 if edge is not None and gi is not None:
-                    deliver(edge, gi, node.name)
+                    deliver(edge, gi, node)
             if not retain:
                 node.edges = node.saved = None  # memory falls during the pass
     return leaves, captured, foreign

@@ -13,6 +13,9 @@ from .registry import REGISTRY as _P
 from .shapes import ShapeError, check_axis
 
 _ALLOWED_KINDS = "biuf"  # bool, int, unsigned, float: what numpy arithmetic here is defined on
+# In-place changes counted so far, over all tensors: a node recorded when it was n, backpropagated
+# while it still is n, saw no change to what it saved, and skips the per-tensor check.
+CHANGES = [0]
 
 
 class Tensor:
@@ -33,6 +36,8 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         counter = None
         if isinstance(data, Tensor):
+            if data._counter is None:
+                data._counter = [0]
             counter, data = data._counter, data.data
         if dtype is not None or not isinstance(data, np.ndarray):
             data, counter = np.array(data, dtype=dtype), None  # a new array: a count of its own
@@ -43,7 +48,7 @@ class Tensor:
         self.data = data
         self.requires_grad = bool(requires_grad)
         self._grad = self._node = None
-        self._counter = [0] if counter is None else counter
+        self._counter = counter
 
     @staticmethod
     def _make(data: np.ndarray, node, counter: list | None = None) -> Tensor:
@@ -53,7 +58,7 @@ class Tensor:
         t.requires_grad = node is not None
         t._grad = None
         t._node = node
-        t._counter = [0] if counter is None else counter
+        t._counter = counter  # None until first needed (a node saves it, a view shares it)
         return t
 
     # --- the gradient ------------------------------------------------------------------
@@ -106,7 +111,15 @@ class Tensor:
     @property
     def _version(self) -> int:
         """How many in-place changes the tensor's memory has seen (PyTorch's name)."""
-        return self._counter[0]
+        return 0 if self._counter is None else self._counter[0]
+
+    def _bump(self) -> None:
+        """Count one in-place change."""
+        CHANGES[0] += 1
+        if self._counter is None:
+            self._counter = [1]
+        else:
+            self._counter[0] += 1
 
     def item(self):
         return self.data.item()
@@ -120,6 +133,8 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data (and version count), cut from the graph."""
+        if self._counter is None:
+            self._counter = [0]
         return Tensor._make(self.data, None, self._counter)
 
     def __array__(self, dtype=None, copy=None):
@@ -171,7 +186,7 @@ class Tensor:
         """Set every element to ``value``, in place."""
         self._check_inplace("fill_")
         self.data[...] = _raw(value)
-        self._counter[0] += 1
+        self._bump()
         return self
 
     def copy_(self, src) -> Tensor:
@@ -182,7 +197,7 @@ class Tensor:
             np.copyto(self.data, value, casting="unsafe")
         except ValueError:
             raise ShapeError(f"copy_: a source of shape {np.shape(value)} does not broadcast to {self.shape}") from None
-        self._counter[0] += 1
+        self._bump()
         return self
 
     def __setitem__(self, index, value) -> None:
@@ -195,7 +210,7 @@ class Tensor:
         except ValueError as e:
             raise ShapeError(f"__setitem__: cannot assign a value of shape {np.shape(value)} "
                              f"at {index!r} of a tensor of shape {self.shape}: {e}") from None
-        self._counter[0] += 1
+        self._bump()
 
     def _inplace(self, op: str, ufunc, other) -> Tensor:
         self._check_inplace(op)
@@ -208,7 +223,7 @@ class Tensor:
         except ValueError:
             raise ShapeError(f"{op}: an operand of shape {np.shape(value)} does not broadcast to the tensor's "
                              f"shape {self.shape}") from None
-        self._counter[0] += 1
+        self._bump()
         return self
 
     def _check_inplace(self, op: str) -> None:
@@ -374,7 +389,7 @@ def increment_version(*tensors: Tensor) -> None:
     A recorded operation that saved one of them then refuses to run its backward.
     """
     for t in tensors:
-        t._counter[0] += 1
+        t._bump()
 
 
 def _raw(x):
