@@ -256,3 +256,24 @@ def test_environment_flag_turns_the_fast_paths_off():
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                               env={"TINYGRAD_RNN_FAST_PATHS": value, "PATH": ""})
         assert proc.stdout.strip() == want, proc.stderr
+
+
+@pytest.mark.parametrize("bug", ["shared_gradient_memory", "live_view_of_the_forward", "consumed_twice"])
+def test_the_oracle_catches_a_planted_bug(bug, monkeypatch):
+    """The comparison has teeth: each bug the fast paths once had makes the state machine fail."""
+    from hypothesis import Phase
+
+    if bug == "shared_gradient_memory":  # hand arrays to .grad without looking who else holds them
+        monkeypatch.setattr(gradients, "settle", lambda results, foreign, copy_all: [
+            gradients.densify(g) if copy_all else g for g in results])
+    elif bug == "live_view_of_the_forward":  # a deferred product keeps the layer's input as it is
+        monkeypatch.setattr(gradients.OuterGrad, "_owned", lambda self, shared: self)
+    else:  # a consuming VJP is handed its saved arrays even when the graph is kept
+        monkeypatch.setattr(tg.ops.CrossEntropy, "consumes", ())
+        monkeypatch.setattr(tg.ops.CrossEntropy, "plain", True)
+        monkeypatch.setattr(tg.ops.LinearCrossEntropy, "consumes", ())
+        monkeypatch.setattr(tg.ops.LinearCrossEntropy, "plain", True)
+    quick = settings(max_examples=300, stateful_step_count=50, deadline=None, derandomize=True,
+                     phases=[Phase.generate], database=None)
+    with pytest.raises(AssertionError):
+        run_state_machine_as_test(FastPathsAgainstDense, settings=quick)

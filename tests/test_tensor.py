@@ -265,3 +265,44 @@ def test_grad_setter_checks_the_shape():
         x.grad = np.zeros(4)
     x.grad = np.ones(3, np.float32)
     assert x.grad.dtype == np.float64
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: F.linear(Tensor(np.ones((2, 3))), Tensor(np.ones((4, 3))), activation="gelu"),
+     "linear: activation must be None, 'tanh' or 'relu', got 'gelu'"),
+    (lambda: F.cross_entropy(Tensor(np.ones((2, 3))), np.array([0, 1]), reduction="avg"),
+     "cross_entropy: reduction must be 'mean', 'sum' or 'none', got 'avg'"),
+    (lambda: F.linear_cross_entropy(Tensor(np.ones((2, 3))), Tensor(np.ones((4, 3))), np.array([0, 1]),
+                                    reduction="avg"),
+     "linear_cross_entropy: reduction must be"),
+    (lambda: F.clip(Tensor([1.0]), 3.0, 1.0), "clip: the lower bound"),
+])
+def test_a_bad_option_is_a_value_error_naming_it_not_a_shape_error(call, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")) as bad:
+        call()
+    assert not isinstance(bad.value, ShapeError)
+
+
+def test_a_bad_option_is_refused_before_any_work(monkeypatch):
+    calls = []
+    real = np.matmul
+    monkeypatch.setattr(np, "matmul", lambda *a, **k: calls.append("matmul") or real(*a, **k))
+    F.linear(Tensor(np.ones((2, 3))), Tensor(np.ones((4, 3))))
+    assert calls == ["matmul"]  # the spy sees the work
+    with pytest.raises(ValueError, match="activation"):
+        F.linear(Tensor(np.ones((2, 3))), Tensor(np.ones((4, 3))), activation="gelu")
+    assert calls == ["matmul"]  # refused before any
+
+
+@pytest.mark.parametrize("call", [
+    lambda: Tensor(np.ones((2, 3))).softmax(axis=2),
+    lambda: Tensor(np.ones((2, 3))).max(axis=-3),
+    lambda: tg.cat([Tensor(np.ones(2)), Tensor(np.ones(2))], axis=1),
+    lambda: tg.stack([Tensor(np.ones(2))], axis=3),
+    lambda: Tensor(np.ones((2, 3))).swapaxes(0, 2),
+])
+def test_an_axis_out_of_range_is_an_index_error_and_a_value_error(call):
+    with pytest.raises(tg.AxisError) as bad:
+        call()
+    assert isinstance(bad.value, IndexError) and isinstance(bad.value, ValueError)
+    assert not isinstance(bad.value, ShapeError)
