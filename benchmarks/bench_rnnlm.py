@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import rnn_baselines as base  # noqa: E402
 
-from tinygrad_rnn import data  # noqa: E402
+from tinygrad_rnn import data, fast_paths  # noqa: E402
 from tinygrad_rnn.checkpoint import atomic_write  # noqa: E402
 from tinygrad_rnn.compare import transfer_weights  # noqa: E402
 from tinygrad_rnn.models import RNNLM  # noqa: E402
@@ -71,7 +71,8 @@ def batches(pairs, size: int) -> list:
     return [data.pad_batch(pairs[i:i + size]) for i in range(0, len(pairs), size)]
 
 
-def tape_builder(k: int | None) -> Builder:
+def tape_builder(k: int | None, fast: bool = True) -> Builder:
+    """The tape's RNNLM; ``fast=False`` runs it inside ``fast_paths(False)`` (every gradient dense)."""
     def build(weights, work, lr, dtype):
         hidden, word_dim = weights["U"].shape
         model = RNNLM(word_dim, hidden, bptt_truncate=k, dtype=dtype)
@@ -80,10 +81,11 @@ def tape_builder(k: int | None) -> Builder:
         opt = SGD(model.parameters(), lr=lr)
 
         def epoch():
-            for x, y, mask in work:
-                opt.zero_grad()
-                model.loss(x, y, mask, reduction="sum").backward()
-                opt.step()
+            with fast_paths(fast):
+                for x, y, mask in work:
+                    opt.zero_grad()
+                    model.loss(x, y, mask, reduction="sum").backward()
+                    opt.step()
         epoch.weights = lambda: {n: p.data for n, p in model.named_parameters()}
         return epoch
     return build
@@ -113,6 +115,7 @@ def implementations(reference_subset: int) -> tuple[list[Impl], list[str]]:
         Impl("hand-written gates, full BPTT", reference_builder(10**6), SETTINGS[:1], reference_subset),
         Impl("tape RNNLM, full BPTT", tape_builder(None)),
         Impl("tape RNNLM, tutorial truncation k = 4", tape_builder(4)),
+        Impl("tape RNNLM, full BPTT, fast paths off", tape_builder(None, fast=False), SETTINGS[:1]),
         Impl("hand-optimised numpy, no autodiff", base.numpy_epoch),
     ]
     notes = []
@@ -170,7 +173,7 @@ def print_tables(impls: list[Impl], tokens: int) -> None:
           + " | ".join(f"time ÷ {label}" for label, _ in others) + " |")
     print("|---|---|---:|" + "---:|" * len(others))
     for impl in (i for i in impls if i.name.startswith("tape")):
-        for setting in SETTINGS:
+        for setting in impl.settings:
             t = impl.seconds[setting]
             cells = [f"{gates['full' in impl.name] / t:.0f}×"]
             cells += [f"{t / o.seconds[setting]:.2f}" if setting in o.seconds else "" for _, o in others]

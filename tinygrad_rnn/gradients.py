@@ -38,9 +38,9 @@ class Deferred:
     __slots__ = ("shape", "dtype", "parts", "held")
     __array_ufunc__ = None  # ``ndarray + Deferred`` must not be taken over by numpy
 
-    def __init__(self, shape: tuple[int, ...], dtype, parts: list, held: int | None = None):
-        self.shape = tuple(shape)
-        self.dtype = np.dtype(dtype)
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype, parts: list, held: int | None = None):
+        self.shape = shape
+        self.dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
         self.parts = parts
         if held is None:
             held = sum(np.size(a) for part in parts for a in part if isinstance(a, np.ndarray))
@@ -75,7 +75,7 @@ class IndexedGrad(Deferred):
         return (values for _, values in self.parts)
 
     def astype(self, dtype) -> IndexedGrad:
-        return IndexedGrad(self.shape, dtype, [(i, v.astype(dtype)) for i, v in self.parts])
+        return IndexedGrad(self.shape, np.dtype(dtype), [(i, v.astype(dtype)) for i, v in self.parts])
 
     def transpose(self, axes) -> Deferred | np.ndarray:
         """The gradient of a transposed array; a row lookup of a matrix stays indexed (as a column lookup)."""
@@ -99,8 +99,9 @@ class OuterGrad(Deferred):
     __slots__ = ("forward",)
 
     def __init__(self, shape, dtype, parts: list, forward: int | None = None, held: int | None = None):
-        super().__init__(shape, dtype, parts, held)
-        self.forward = forward
+        self.shape, self.parts, self.forward = shape, parts, forward
+        self.dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
+        self.held = sum(a.size + b.size for a, b in parts) if held is None else held
 
     def product(self, scale: float | None = None, out: np.ndarray | None = None) -> np.ndarray:
         if len(self.parts) == 1:
@@ -125,7 +126,7 @@ class OuterGrad(Deferred):
         return self.parts[0] if len(self.parts) == 1 else ()  # many parts are joined into new arrays
 
     def astype(self, dtype) -> OuterGrad:
-        return OuterGrad(self.shape, dtype, [(a.astype(dtype), b.astype(dtype)) for a, b in self.parts])
+        return OuterGrad(self.shape, np.dtype(dtype), [(a.astype(dtype), b.astype(dtype)) for a, b in self.parts])
 
     def transpose(self, axes) -> Deferred | np.ndarray:
         if tuple(axes) == (1, 0):  # (Lᵀ R)ᵀ = Rᵀ L
@@ -156,7 +157,7 @@ def scatter(values, index, shape: tuple[int, ...]):
     (``GetItem`` saves a copy). Called on arrays only: a recorded VJP uses the ScatterAdd primitive.
     """
     if grad_mode.fast:
-        return IndexedGrad(shape, np.result_type(values), [(index, values)], held=np.size(values))
+        return IndexedGrad(shape, values.dtype, [(index, values)], held=values.size)
     return scatter_add(values, index, shape)
 
 
@@ -169,7 +170,8 @@ def outer(left, right, shape: tuple[int, ...]):
     """
     if (grad_mode.fast and type(left) is np.ndarray and type(right) is np.ndarray
             and left.shape[0] * (left.shape[1] + right.shape[1]) <= left.shape[1] * right.shape[1]):
-        return OuterGrad(shape, np.result_type(left, right), [(left, right)], forward=1, held=left.size + right.size)
+        dtype = left.dtype if left.dtype == right.dtype else np.result_type(left, right)
+        return OuterGrad(shape, dtype, [(left, right)], forward=1, held=left.size + right.size)
     return left.T @ right
 
 
