@@ -166,3 +166,13 @@ def test_eps_must_be_positive():
 
 def test_custom_function_is_registered_only_when_asked():
     assert "wrongsquare" not in tg.REGISTRY
+
+
+def test_a_large_output_does_not_fail_a_right_gradient():
+    """The rounding of a big objective (u * sum |terms| / eps) is allowed on top of the tolerances."""
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.uniform(100, 200, 200), requires_grad=True)
+    assert gradcheck(lambda t: (t * t).sum(), [x])
+    model = RNNLM(200, 16, seed=0)
+    xs, ys = rng.integers(0, 200, (32, 100)), rng.integers(0, 200, (32, 100))
+    assert gradcheck_model(model, lambda: model.loss(xs, ys, reduction="sum"))

@@ -374,3 +374,44 @@ def test_backward_seeds_one_for_any_one_element_output(shape):
     x = Tensor(np.full(shape, 3.0), requires_grad=True)
     (x * x).backward()
     np.testing.assert_array_equal(x.grad, np.full(shape, 6.0))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_is_twice_differentiable_behind_other_ops(reduction):
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    w = Tensor(rng.standard_normal((4, 5)), requires_grad=True)
+    t = np.array([0, 2, 4])
+    assert gradgradcheck(lambda x, w: F.cross_entropy(x @ w, t, reduction=reduction), [x, w])
+    assert gradgradcheck(lambda x, w: F.linear_cross_entropy(x.tanh(), w.T, t, reduction=reduction), [x, w])
+
+
+def test_a_composite_needing_an_input_its_forward_did_not_save_is_refused_clearly():
+    class ScaleBy(tg.Function):
+        once_differentiable = True
+
+        def forward(self, x, k):
+            return x * k
+
+        def backward(self, grad):
+            return grad * 3.0, None
+
+        def composite(self, x, k):
+            return x * 3.0
+
+    t = Tensor(np.ones(2), requires_grad=True)
+    (g,) = tg.grad(ScaleBy.apply(t * 1.0, 3.0).sum(), t, create_graph=False)
+    np.testing.assert_array_equal(g.data, [3.0, 3.0])
+    with pytest.raises(RuntimeError, match="scaleby cannot be differentiated twice: its composite form needs input 0"):
+        tg.grad(ScaleBy.apply(t * 1.0, 3.0).sum(), t, create_graph=True)
+
+
+@pytest.mark.parametrize("index", [((0, 0), slice(None)), (slice(None), (1, 1, 1)), [0, 0, 1], ([1, 1], [2, 2])])
+def test_a_tuple_or_list_inside_an_index_repeats_like_numpy(index):
+    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    x[index].sum().backward()
+    want = np.zeros((2, 3))
+    raw = tuple(np.asarray(i) if isinstance(i, (tuple, list)) else i for i in index) \
+        if isinstance(index, tuple) else np.asarray(index)
+    np.add.at(want, raw, 1.0)
+    np.testing.assert_array_equal(x.grad, want)

@@ -207,3 +207,53 @@ def test_create_graph_grad_does_not_alias_the_recorded_graph(fast):
         (g,) = tg.grad(y, x, create_graph=True)
         (h,) = tg.grad(g.sum(), x)
     np.testing.assert_allclose(h.data, 6 * x.data)
+
+
+@both
+def test_a_custom_lookup_through_scatter_add_dispatch_keeps_no_live_view_of_its_ids(fast):
+    """A Function that follows the contract (docs/adding_an_op.md) gets a gradient it owns, too."""
+
+    class Lookup(tg.Function):
+        def forward(self, w, ids):
+            self.shape = w.shape
+            self.save_for_backward(ids)
+            return w[ids]
+
+        def backward(self, grad, ids):
+            return tg.ops.ScatterAdd.dispatch(grad, index=ids, shape=self.shape), None
+
+    with tg.fast_paths(fast):
+        w = Tensor(np.zeros((4, 2)), requires_grad=True)
+        buffer = np.array([0, 1])
+        Lookup.apply(w, buffer).sum().backward()
+        buffer[:] = [2, 3]
+        np.testing.assert_array_equal(w.grad, [[1, 1], [1, 1], [0, 0], [0, 0]])
+
+
+@both
+def test_a_consuming_vjp_never_overwrites_an_input_it_saved(fast):
+    class Double(tg.Function):
+        consumes = (0,)
+        once_differentiable = True
+
+        def forward(self, x):
+            self.save_for_backward(x)
+            return x * 2
+
+        def backward(self, grad, buf):
+            return (np.multiply(grad, 2, out=buf),)  # uses its saved array as the result's memory
+
+    with tg.fast_paths(fast):
+        x = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+        Double.apply(x).sum().backward()
+    np.testing.assert_array_equal(x.data, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0, 2.0])
+
+
+@both
+def test_a_float32_weight_of_a_float64_product_gets_the_dense_paths_gradient(fast):
+    """The deferred product is taken in the factors' precision and cast after, as the dense one is."""
+    with tg.fast_paths(fast):
+        w = Tensor(np.ones((40, 30), np.float32), requires_grad=True)
+        (F.linear(Tensor(np.full((1, 30), 1e20)), w) * 1e-46).sum().backward()
+    np.testing.assert_allclose(w.grad, np.full((40, 30), 1e-26, np.float32), rtol=1e-6)

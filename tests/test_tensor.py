@@ -177,9 +177,9 @@ def test_in_place_methods_change_the_data_and_count_versions():
 
 def test_in_place_errors_name_the_op_and_the_shapes():
     t = Tensor(np.zeros(3))
-    with pytest.raises(ShapeError, match=r"add_: an operand of shape \(4,\) does not broadcast to .* \(3,\)"):
+    with pytest.raises(ShapeError, match=r"add_: a value of shape \(4,\) does not broadcast to .* \(3,\)"):
         t.add_(np.ones(4))
-    with pytest.raises(TypeError, match="mul_: cannot write a float64 result into a tensor of dtype int64"):
+    with pytest.raises(TypeError, match="mul_: cannot write a float64 value into a tensor of dtype int64"):
         Tensor(np.arange(3)).mul_(0.5)
     with pytest.raises(ValueError, match="read-only"):
         Tensor(np.ones(3)).broadcast_to((2, 3)).detach().zero_()
@@ -306,3 +306,68 @@ def test_an_axis_out_of_range_is_an_index_error_and_a_value_error(call):
         call()
     assert isinstance(bad.value, IndexError) and isinstance(bad.value, ValueError)
     assert not isinstance(bad.value, ShapeError)
+
+
+def test_a_cast_to_integers_or_bool_leaves_the_graph():
+    x = Tensor([0.3, 1.7, 2.2], requires_grad=True)
+    for dtype in (np.int64, np.bool_):
+        assert not x.astype(dtype).requires_grad and x.astype(dtype).grad_fn is None
+    y = (x.astype(np.int64) * 2.0 + x).sum()
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0, 1.0])  # the integer path carries no gradient
+
+
+@pytest.mark.parametrize("write", [
+    lambda out, v: out.__setitem__(0, v),
+    lambda out, v: out.add_(v),
+    lambda out, v: out.copy_(v),
+])
+def test_writing_a_value_that_requires_grad_in_place_is_refused(write):
+    w = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    out = Tensor(np.zeros(3))
+    with pytest.raises(RuntimeError, match="the value requires grad, and an in-place write is not recorded"):
+        write(out, (w * 2).sum())
+    assert out._version == 0
+    write(out, w.detach().sum())  # a detached value is fine
+
+
+def test_augmented_assignment_writes_in_place_outside_the_graph_and_rebinds_inside():
+    p = Tensor(np.ones(3), requires_grad=True)
+    p.grad = np.full(3, 2.0)
+    alias = p
+    with tg.no_grad():
+        p -= 0.1 * p.grad  # the numpy and PyTorch idiom of a hand-written SGD step
+    assert p is alias and p._version == 1
+    np.testing.assert_allclose(p.data, [0.8, 0.8, 0.8])
+    with pytest.raises(RuntimeError, match="sub_: a leaf tensor that requires grad"):
+        p -= 1.0
+    total = 0
+    for k in range(3):
+        total += (p * k).sum()  # a tensor in the graph: a new tensor, as total = total + ...
+    total.backward()
+    np.testing.assert_allclose(p.grad, [2.0 + 3.0] * 3)
+    buffer = Tensor(np.ones(2))
+    before = buffer.data
+    buffer *= 3.0
+    buffer /= 2.0
+    assert buffer.data is before and buffer._version == 2
+    np.testing.assert_array_equal(buffer.data, [1.5, 1.5])
+
+
+@pytest.mark.parametrize("call, kind, message", [
+    (lambda: Tensor(np.arange(3)).__setitem__(0, np.nan), ValueError, "cannot convert float NaN to integer"),
+    (lambda: Tensor(np.ones(3)).copy_("abc"), ValueError, "copy_: could not convert"),
+    (lambda: Tensor(np.ones((2, 3, 4))) @ Tensor(np.ones((5, 4, 2))), ShapeError,
+     r"matmul: batch dimensions do not broadcast, \(2, 3, 4\) @ \(5, 4, 2\)"),
+    (lambda: Tensor(np.ones(3)).clip(np.zeros(2), np.ones(2)), ShapeError, r"clip: bounds of shapes \(2,\), \(2,\)"),
+    (lambda: Tensor(np.ones(3)).sum(axis=True), TypeError, "sum: axis must be None, an integer"),
+    (lambda: F.cross_entropy(Tensor(np.ones((2, 3))), np.array([0, 1]), ignore_index="a"), TypeError,
+     "cross_entropy: ignore_index must be None or an integer"),
+    (lambda: F.linear(Tensor(np.ones(3)), Tensor(np.ones((4, 3))), Tensor(np.ones((2, 4)))), ShapeError,
+     r"linear: a bias of shape \(2, 4\) would broadcast the output of shape \(4,\) to \(2, 4\)"),
+])
+def test_errors_say_what_kind_of_problem_it_is(call, kind, message):
+    with pytest.raises(kind, match=message) as bad:
+        call()
+    if kind is ValueError:
+        assert not isinstance(bad.value, ShapeError)

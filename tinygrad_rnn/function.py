@@ -53,19 +53,18 @@ class Node:
                 )
 
     def input_tensors(self) -> list:
-        """Per input: a graph-connected Tensor (its value re-linked to its node), or None for a constant."""
+        """Per input: the leaf, or its saved value re-linked to its node (a constant when it has none);
+        None for an input whose value the forward did not save."""
         values = [None] * len(self.edges)
         for value, src in zip(self.saved, self.sources):
             if src is not None and src >= 0:
                 values[src] = value
         out = []
         for edge, value in zip(self.edges, values):
-            if edge is None:
-                out.append(None if value is None else Tensor._make(value, None))
-            elif isinstance(edge, Tensor):
+            if isinstance(edge, Tensor):
                 out.append(edge)
-            else:
-                out.append(Tensor._make(value, edge))
+            else:  # re-linked to its node; None when the forward did not save it
+                out.append(None if value is None else Tensor._make(value, edge))
         return out
 
     def saved_tensors(self) -> tuple:
@@ -192,7 +191,7 @@ class Function:
             raw, out = out, np.asarray(out)
             saved = tuple(out if s is raw else s for s in saved)
         counter = None if out.base is None else _shared_counter(out, args)
-        if not record or not grad_mode.enabled:
+        if not record or not grad_mode.enabled or out.dtype.kind != "f":  # integers carry no gradient
             return Tensor._make(out, None, counter)
         node = _new(Node)
         node.fn, node.edges, node.saved, node.seq, node.shape, node.dtype = fn, edges, saved, next(_sequence), \

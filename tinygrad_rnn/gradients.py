@@ -29,7 +29,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from . import grad_mode
-from .shapes import add_at, scatter_add
+from .shapes import add_at, frozen_index, scatter_add
 
 
 class Deferred:
@@ -126,7 +126,8 @@ class OuterGrad(Deferred):
         return self.parts[0] if len(self.parts) == 1 else ()  # many parts are joined into new arrays
 
     def astype(self, dtype) -> OuterGrad:
-        return OuterGrad(self.shape, np.dtype(dtype), [(a.astype(dtype), b.astype(dtype)) for a, b in self.parts])
+        """The same products, cast when made dense (as the dense product would be, then cast)."""
+        return OuterGrad(self.shape, np.dtype(dtype), self.parts, self.forward, self.held)
 
     def transpose(self, axes) -> Deferred | np.ndarray:
         if tuple(axes) == (1, 0):  # (Lᵀ R)ᵀ = Rᵀ L
@@ -153,11 +154,11 @@ def _row_ids(index):
 def scatter(values, index, shape: tuple[int, ...]):
     """The gradient of ``x[index]`` for an ``x`` of ``shape``: ``values`` added at ``index`` into zeros.
 
-    Deferred (an ``IndexedGrad``) with fast paths on; ``index`` must not change afterwards
-    (``GetItem`` saves a copy). Called on arrays only: a recorded VJP uses the ScatterAdd primitive.
+    Deferred (an ``IndexedGrad``, holding a copy of the index's arrays) with fast paths on. Called
+    on arrays only: a recorded VJP uses the ScatterAdd primitive (``ScatterAdd.dispatch`` picks).
     """
     if grad_mode.fast:
-        return IndexedGrad(shape, values.dtype, [(index, values)], held=values.size)
+        return IndexedGrad(shape, values.dtype, [(frozen_index(index), values)], held=values.size)
     return scatter_add(values, index, shape)
 
 

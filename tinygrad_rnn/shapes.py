@@ -57,7 +57,9 @@ def normalize_axis(axis, ndim: int, op: str) -> tuple[int, ...]:
     """
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis) if isinstance(axis, (tuple, list)) else None
+    if axes is None or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
+        raise TypeError(f"{op}: axis must be None, an integer or a tuple of integers, got {axis!r}")
     if ndim == 0:
         bad = [a for a in axes if a not in (0, -1)]
         if bad:

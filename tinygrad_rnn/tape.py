@@ -177,8 +177,10 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets, stop_at_targets:
                     grads = fn.backward(g, *node.saved)
                 else:
                     saved = node.saved
-                    if fn.consumes and (retain or not fast):  # the VJP writes to them: give it copies
-                        saved = tuple(np.array(s) if k in fn.consumes else s for k, s in enumerate(saved))
+                    if fn.consumes:  # the VJP writes to them: copies unless they are its own, used once
+                        keep = not retain and fast
+                        saved = tuple(np.array(s) if k in fn.consumes and not (keep and node.sources[k] is None)
+                                      else s for k, s in enumerate(saved))
                     grads = fn.backward(g, *saved)
                     if fn.foreign:
                         foreign |= gradients.roots(gi for gi in (grads if type(grads) is tuple else (grads,))
@@ -204,6 +206,11 @@ def _recorded_vjp(node: Node, g: Tensor):
     # input's partial derivative is taken alone) and differentiate that, recorded.
     inputs = node.input_tensors()
     wrt = [i for i, e in enumerate(node.edges) if e is not None]
+    missing = [i for i in wrt if inputs[i] is None]
+    if missing:
+        raise RuntimeError(f"{node.name} cannot be differentiated twice: its composite form needs input "
+                           f"{missing[0]}, which its forward did not save; save the inputs it needs "
+                           "(save_for_backward) to support create_graph=True")
     stand_ins = list(inputs)
     for i in wrt:
         stand_ins[i] = inputs[i].reshape(inputs[i].shape)

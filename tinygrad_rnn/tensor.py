@@ -184,59 +184,77 @@ class Tensor:
 
     def fill_(self, value) -> Tensor:
         """Set every element to ``value``, in place."""
-        self._check_inplace("fill_")
-        self.data[...] = _raw(value)
-        self._bump()
-        return self
+        return self._write("fill_", lambda data, v: data.__setitem__(Ellipsis, v), value)
 
     def copy_(self, src) -> Tensor:
         """Copy ``src`` (broadcast to this shape, converted to this dtype) into the tensor, in place."""
-        self._check_inplace("copy_")
-        value = _raw(src)
-        try:
-            np.copyto(self.data, value, casting="unsafe")
-        except ValueError:
-            raise ShapeError(f"copy_: a source of shape {np.shape(value)} does not broadcast to {self.shape}") from None
-        self._bump()
-        return self
+        return self._write("copy_", lambda data, v: np.copyto(data, v, casting="unsafe"), src)
 
     def __setitem__(self, index, value) -> None:
-        self._check_inplace("__setitem__")
-        value = _raw(value)
+        raw = _raw_index(index)
         try:
-            self.data[_raw_index(index)] = value
+            self._write("__setitem__", lambda data, v: data.__setitem__(raw, v), value)
         except IndexError as e:
             raise IndexError(f"__setitem__: index {index!r} is invalid for shape {self.shape}: {e}") from None
-        except ValueError as e:
-            raise ShapeError(f"__setitem__: cannot assign a value of shape {np.shape(value)} "
-                             f"at {index!r} of a tensor of shape {self.shape}: {e}") from None
-        self._bump()
 
     def _inplace(self, op: str, ufunc, other) -> Tensor:
-        self._check_inplace(op)
-        value = _raw(other)
+        return self._write(op, lambda data, v: ufunc(data, v, out=data), other)
+
+    def _write(self, op: str, write, value) -> Tensor:
+        """Change the data in place with ``write(data, value)``: checked, errors named, counted."""
+        self._check_inplace(op, value)
+        value = _raw(value)
         try:
-            ufunc(self.data, value, out=self.data)
-        except TypeError:  # numpy's casting error: e.g. a float into an integer tensor
-            raise TypeError(f"{op}: cannot write a {np.result_type(value)} result into a tensor of dtype "
+            write(self.data, value)
+        except TypeError:  # numpy's casting error: e.g. a float result into an integer tensor
+            raise TypeError(f"{op}: cannot write a {np.result_type(value)} value into a tensor of dtype "
                             f"{self.dtype} in place") from None
-        except ValueError:
-            raise ShapeError(f"{op}: an operand of shape {np.shape(value)} does not broadcast to the tensor's "
-                             f"shape {self.shape}") from None
+        except ValueError as e:
+            try:
+                np.broadcast_shapes(np.shape(value), self.shape)
+            except ValueError:
+                raise ShapeError(f"{op}: a value of shape {np.shape(value)} does not broadcast to the tensor's "
+                                 f"shape {self.shape}") from None
+            raise ValueError(f"{op}: {e}") from None
         self._bump()
         return self
 
-    def _check_inplace(self, op: str) -> None:
-        if self.requires_grad and grad_mode.enabled:
-            if self._node is None:
+    def _check_inplace(self, op: str, value=None) -> None:
+        if grad_mode.enabled:
+            if self.requires_grad and self._node is None:
                 raise RuntimeError(f"{op}: a leaf tensor that requires grad cannot be changed in place while "
                                    "operations are recorded; change it inside `with no_grad():`, as optimizers do")
-            raise RuntimeError(f"{op}: this tensor is the result of a recorded operation ({self._node!r}); "
-                               "in-place changes to tensors in the graph are not supported, use the "
-                               "out-of-place form")
+            if self.requires_grad:
+                raise RuntimeError(f"{op}: this tensor is the result of a recorded operation ({self._node!r}); "
+                                   "in-place changes to tensors in the graph are not supported, use the "
+                                   "out-of-place form")
+            if isinstance(value, Tensor) and value.requires_grad:
+                raise RuntimeError(f"{op}: the value requires grad, and an in-place write is not recorded, so its "
+                                   "gradient would be lost; build the result out of place (x + y, where, stack, "
+                                   "cat), or write value.detach()")
         if not self.data.flags.writeable:
             raise ValueError(f"{op}: the tensor's array of shape {self.shape} is read-only "
                              "(a broadcast view, say); copy it first")
+
+    # --- augmented assignment: in place outside the graph, a new tensor inside it -------
+    def __iadd__(self, other):
+        return self._augmented("add_", np.add, other, Tensor.__add__)
+
+    def __isub__(self, other):
+        return self._augmented("sub_", np.subtract, other, Tensor.__sub__)
+
+    def __imul__(self, other):
+        return self._augmented("mul_", np.multiply, other, Tensor.__mul__)
+
+    def __itruediv__(self, other):
+        return self._augmented("div_", np.divide, other, Tensor.__truediv__)
+
+    def _augmented(self, op: str, ufunc, other, out_of_place):
+        """``x += y`` writes into x, like numpy and PyTorch, when no gradient is being recorded through
+        it; a tensor in the graph (``total += loss``) gets a new tensor, as ``total = total + loss``."""
+        if grad_mode.enabled and (self._node is not None or (isinstance(other, Tensor) and other.requires_grad)):
+            return out_of_place(self, other)
+        return self._inplace(op, ufunc, other)
 
     # --- arithmetic --------------------------------------------------------------------
     def __add__(self, other):
@@ -397,13 +415,19 @@ def _raw(x):
 
 
 def _raw_index(index):
-    """Tensors and lists inside an index become arrays, so the index can be saved and reused."""
+    """The index with Tensors, lists and tuples inside it as arrays, as numpy reads them: so it can be
+    saved, and its repeated entries are seen (``x[(0, 0), :]`` picks row 0 twice)."""
     if isinstance(index, tuple):
-        if not any(isinstance(i, (Tensor, list, tuple)) for i in index):
-            return index
-        return tuple(_raw_index(i) for i in index)
-    if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, list):
-        return np.asarray(index)
-    return index
+        for i in index:
+            if isinstance(i, (Tensor, list, tuple)):
+                return tuple(_raw_part(i) for i in index)
+        return index
+    return _raw_part(index)
+
+
+def _raw_part(part):
+    if isinstance(part, Tensor):
+        return part.data
+    if isinstance(part, (list, tuple)):
+        return np.asarray([p.data if isinstance(p, Tensor) else p for p in part])
+    return part

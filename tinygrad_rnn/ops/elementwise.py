@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..function import Function, register
+from ..shapes import ShapeError
 
 
 @register
@@ -240,6 +241,13 @@ class Clip(Function):
     broadcasting = True
 
     def forward(self, x, lo, hi):
+        bounds = [np.shape(b) for b in (lo, hi) if b is not None]
+        try:
+            if np.broadcast_shapes(np.shape(x), *bounds) != np.shape(x):
+                raise ValueError
+        except ValueError:
+            raise ShapeError(f"clip: bounds of shapes {', '.join(map(str, bounds))} do not broadcast to "
+                             f"the input's shape {np.shape(x)}") from None
         if lo is not None and hi is not None and np.any(np.greater(lo, hi)):
             raise ValueError(f"clip: the lower bound lo={lo} is greater than the upper bound hi={hi}")
         mask = np.ones(np.shape(x), dtype=bool)

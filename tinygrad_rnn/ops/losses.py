@@ -1,11 +1,13 @@
 """Fused softmax cross-entropy, alone and behind the output layer of a language model.
 
-The gradient of softmax cross-entropy with respect to the scores is softmax − onehot(target):
-both primitives compute the probabilities once in forward, keep only them, and in backward turn
-them into the gradient in place (``consumes``; the tape hands over a copy when the graph is
-kept) — the (N, classes) array, the largest of a language model, is not copied and no one-hot
-matrix is built. Their VJPs run on arrays only; ``create_graph`` differentiates their composite
-form (log_softmax, indexing, sum) instead.
+The gradient of softmax cross-entropy with respect to the scores is softmax − onehot(target),
+built in an array of probabilities without a one-hot matrix. ``cross_entropy`` keeps its logits
+(one (N, classes) array, as PyTorch keeps one) and recomputes the probabilities into a fresh array
+that becomes the gradient. ``linear_cross_entropy``, the output layer of a language model, keeps
+the probabilities it computed in forward and turns them into the gradient in place
+(``consumes``; the tape hands over a copy when the graph is kept): the largest array of the model
+exists once. Their VJPs run on arrays only; ``create_graph`` differentiates their composite form
+(log_softmax, indexing, sum) instead.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from ..shapes import ShapeError
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _check_reduction(op: str, reduction) -> None:
+def _check_reduction(op: str, reduction, ignore_index) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if ignore_index is not None and (not isinstance(ignore_index, (int, np.integer)) or isinstance(ignore_index, bool)):
+        raise TypeError(f"{op}: ignore_index must be None or an integer class id, got {ignore_index!r}")
 
 
 def _targets(op: str, scores_shape, targets, ignore_index):
@@ -46,13 +50,24 @@ def _softmax_xent(scores, safe_t, valid, out):
     rows = np.arange(scores.shape[0])
     top = scores.max(axis=1, keepdims=True)
     picked = scores[rows, safe_t] - top[:, 0]
-    np.subtract(scores, top, out=out)
-    np.exp(out, out=out)
-    total = out.sum(axis=1)
+    total = _exp_shifted(scores, top, out)
     losses = np.log(total) - picked
     out /= total[:, None]
     losses[~valid] = 0
     return losses
+
+
+def _exp_shifted(scores, top, out):
+    """out = exp(scores - top) row by row; returns the row sums."""
+    np.subtract(scores, top, out=out)
+    np.exp(out, out=out)
+    return out.sum(axis=1)
+
+
+def _softmax(scores, out):
+    """The probabilities of (N, classes) scores, written into ``out``."""
+    out /= _exp_shifted(scores, scores.max(axis=1, keepdims=True), out)[:, None]
+    return out
 
 
 def _reduce(losses, reduction, count, shape):
@@ -97,23 +112,25 @@ class CrossEntropy(Function):
 
     name = "cross_entropy"
     domains = ("any", "targets")
-    consumes = (0,)  # the probabilities become the gradient in place
-    once_differentiable = True  # second order through composite()
+    once_differentiable = True  # backward works in place on arrays; second order through composite()
 
     def forward(self, logits, targets, reduction="mean", ignore_index=None):
-        _check_reduction("cross_entropy", reduction)
+        _check_reduction("cross_entropy", reduction, ignore_index)
         if logits.ndim == 0:
             raise ShapeError("cross_entropy: logits need a class axis, got a 0-d array")
         valid, safe_t = _targets("cross_entropy", logits.shape, targets, ignore_index)
         scores = logits.reshape(-1, logits.shape[-1])
-        probs = np.empty_like(scores)
-        losses = _softmax_xent(scores, safe_t, valid, probs)
+        losses = _softmax_xent(scores, safe_t, valid, np.empty_like(scores))
         self.reduction, self.in_shape, self.count = reduction, logits.shape, int(valid.sum())
         self.targets, self.valid, self.out_shape = safe_t, valid, logits.shape[:-1]
-        self.save_for_backward(probs)  # not the logits: the probabilities are enough
+        # the logits, as PyTorch keeps one (N, classes) array: backward recomputes the probabilities
+        # into a fresh array that becomes the gradient, and create_graph re-links the logits
+        self.save_for_backward(logits)
         return _reduce(losses, reduction, self.count, logits.shape[:-1])
 
-    def backward(self, grad, probs):
+    def backward(self, grad, logits):
+        scores = logits.reshape(-1, logits.shape[-1])
+        probs = _softmax(scores, np.empty_like(scores))
         return _score_grad(self, grad, probs, self.valid, self.targets).reshape(self.in_shape), None
 
     def composite(self, logits, targets=None):
@@ -135,7 +152,7 @@ class LinearCrossEntropy(Function):
     once_differentiable = True
 
     def forward(self, x, w, targets, reduction="mean", ignore_index=None):
-        _check_reduction("linear_cross_entropy", reduction)
+        _check_reduction("linear_cross_entropy", reduction, ignore_index)
         xs, ws = np.shape(x), np.shape(w)
         if len(ws) != 2 or len(xs) == 0 or xs[-1] != ws[1]:
             raise ShapeError(f"linear_cross_entropy: needs x (..., in) and a 2-d weight (classes, in), "

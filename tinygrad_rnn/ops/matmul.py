@@ -19,6 +19,10 @@ class MatMul(Function):
             raise ShapeError(f"matmul: both operands need at least 1 dimension, got {xs} @ {ys}")
         if xs[-1] != ys[0 if len(ys) == 1 else -2]:
             raise ShapeError(f"matmul: inner dims differ, {xs} @ {ys}")
+        try:
+            np.broadcast_shapes(xs[:-2], ys[:-2])
+        except ValueError:
+            raise ShapeError(f"matmul: batch dimensions do not broadcast, {xs} @ {ys}") from None
         self.save_for_backward(x, y)
         return np.matmul(x, y)
 
@@ -65,7 +69,10 @@ class Linear(Function):
             except ValueError:
                 raise ShapeError(f"linear: a bias of shape {np.shape(b)} does not broadcast to the output's "
                                  f"shape {out.shape}") from None
-            if np.result_type(out, b) == out.dtype and full == out.shape:
+            if full != out.shape:
+                raise ShapeError(f"linear: a bias of shape {np.shape(b)} would broadcast the output of shape "
+                                 f"{out.shape} to {full}; give a bias of shape {out.shape[-1:]} or {out.shape}")
+            if np.result_type(out, b) == out.dtype:
                 out += b  # the product is a fresh array: add the bias in place
             else:
                 out = out + b
