@@ -116,13 +116,15 @@ class Function:
     name = "function"
     # Per-input value domains for the gradient sweep (see ``testing.sample``): "any", "positive",
     # "nonzero", "kink0" (away from a kink at zero), "distinct" (no ties), "clip" (away from the
-    # bounds), "targets" (class ids). Only tests and the CLI read this.
+    # bounds), "targets" (integer class ids: not sampled, the case gives them). Only tests and the
+    # CLI read this.
     domains: tuple[str, ...] = ()
     # True if backward takes a deferred gradient (``gradients.Deferred``) as it is; otherwise the
     # tape makes it dense first.
     accepts_lazy_grad = False
     # Positions of saved arrays that backward overwrites (using them as its output's memory). The
-    # tape hands it copies instead when the graph is kept or fast paths are off.
+    # tape hands it copies instead when the graph is kept, fast paths are off, or the array is an
+    # input or the output.
     consumes: tuple[int, ...] = ()
     # True if backward works on arrays only. Under create_graph such an op is differentiated
     # through ``composite`` (the same function built from other primitives), or refused.
