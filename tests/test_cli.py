@@ -94,8 +94,8 @@ def test_train_rejects_bad_csv_in_one_line(tmp_path, content, fragment):
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (["--vocab-size", "3"], "--vocab-size must be >= 4"),
-    (["--hidden", "0"], "--hidden must be >= 1"),
+    (["--vocab-size", "3"], "argument --vocab-size: must be >= 4, got 3"),
+    (["--hidden", "0"], "argument --hidden: must be >= 1, got 0"),
     (["--data", "missing.csv"], "missing.csv: no such file"),
 ])
 def test_train_rejects_bad_options_in_one_line(tmp_path, args, fragment):
@@ -106,12 +106,18 @@ def test_bad_checkpoints_end_in_one_line_and_good_ones_survive(tmp_path):
     out = tmp_path / "run"
     assert run_cli("train", "--data", FIXTURE, "--epochs", "1", "--out", str(out), *SMALL).returncode == 0
     good = {p.name: p.read_bytes() for p in out.iterdir()}
+    files = json.loads(good["checkpoint.json"])["files"]
+    previous = json.loads(good["checkpoint.previous.json"])["files"]
     assert_one_line_error(run_cli("generate", "--checkpoint", str(tmp_path / "nope")), "no such directory")
     assert_one_line_error(run_cli("train", "--data", FIXTURE, "--out", str(out), *SMALL), "already holds")
-    (out / "model.npz").write_bytes(good["model.npz"][:100])
-    assert_one_line_error(run_cli("generate", "--checkpoint", str(out)), "model.npz", "truncated or corrupted")
+    (out / files["model"]).write_bytes(good[files["model"]][:100])
+    fallback = run_cli("generate", "--checkpoint", str(out), "-n", "1")
+    assert fallback.returncode == 0 and "using the previous generation" in fallback.stderr
+    (out / previous["model"]).write_bytes(good[previous["model"]][:100])
+    assert_one_line_error(run_cli("generate", "--checkpoint", str(out)), files["model"], "truncated or corrupted")
     assert_one_line_error(run_cli("train", "--resume", str(out), "--epochs", "3"), "truncated or corrupted")
-    (out / "model.npz").write_bytes(good["model.npz"])
+    (out / files["model"]).write_bytes(good[files["model"]])
+    (out / previous["model"]).write_bytes(good[previous["model"]])
     assert_one_line_error(run_cli("train", "--resume", str(out), "--hidden", "9"), "cannot be changed when resuming")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == good
 

@@ -25,6 +25,12 @@ def quiet(_msg):
     pass
 
 
+def current(directory) -> dict[str, Path]:
+    """The files of the published generation: {"model": path, "optimizer": path}."""
+    meta = json.loads((Path(directory) / "checkpoint.json").read_text())
+    return {k: Path(directory) / name for k, name in meta["files"].items()}
+
+
 def interrupted_after(directory, config, steps):
     """Run until ``steps`` batches are done, then stop as Ctrl-C would (after the current batch)."""
     trainer = Trainer(config, Path(directory), progress=False, log=quiet)
@@ -34,7 +40,7 @@ def interrupted_after(directory, config, steps):
         out = original(indices)
         done.append(1)
         if len(done) == steps:
-            trainer._stop.set()
+            trainer.stop.request()
         return out
 
     trainer.train_step = step
@@ -46,9 +52,12 @@ def test_fit_lowers_the_loss_and_writes_a_checkpoint(tmp_path):
     losses = [h["loss"] for h in result.history]
     assert len(losses) == 5 and losses[-1] < losses[0]
     files = {p.name for p in (tmp_path / "run").iterdir()}
-    assert {"model.npz", "optimizer.npz", "checkpoint.json", "losses.csv"} <= files
-    meta, arrays, _ = checkpoint.load(tmp_path / "run")
-    assert set(arrays) == {"U", "V", "W"} and meta["epoch"] == 4
+    assert {"checkpoint.json", "checkpoint.previous.json", "losses.csv", "tokens.npz"} <= files
+    assert {p.name for p in current(tmp_path / "run").values()} <= files
+    assert not any(name.endswith(".tmp") for name in files)
+    loaded = checkpoint.load(tmp_path / "run")
+    meta, arrays = loaded.meta, loaded.model
+    assert set(arrays) == {"U", "V", "W"} and meta["epoch"] == 4 and not loaded.warnings
     assert all(a.dtype.kind == "f" for a in arrays.values())
     lines = (tmp_path / "run" / "losses.csv").read_text().splitlines()
     assert lines[0] == "epoch,sentences_seen,loss,lr" and len(lines) == 6
@@ -85,21 +94,28 @@ def test_resume_can_extend_the_epochs(tmp_path):
 
 def test_an_existing_checkpoint_is_never_overwritten_by_a_new_run(tmp_path):
     train.fit(small(epochs=1), tmp_path / "run", progress=False, log=quiet)
-    before = (tmp_path / "run" / "model.npz").read_bytes()
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.name != ".lock"}
     with pytest.raises(ConfigError, match="already holds a checkpoint"):
         train.fit(small(epochs=1), tmp_path / "run", progress=False, log=quiet)
-    assert (tmp_path / "run" / "model.npz").read_bytes() == before
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.name != ".lock"} == before
 
 
-def test_corrupted_and_truncated_checkpoints_are_refused(tmp_path):
+def test_a_damaged_generation_falls_back_to_the_previous_one_and_two_are_refused(tmp_path):
     train.fit(small(epochs=1), tmp_path / "run", progress=False, log=quiet)
-    model = tmp_path / "run" / "model.npz"
-    good = model.read_bytes()
-    model.write_bytes(good[: len(good) // 2])
-    with pytest.raises(CheckpointError, match="model.npz: does not match checkpoint.json"):
+    latest = current(tmp_path / "run")["model"]
+    good = latest.read_bytes()
+    latest.write_bytes(good[: len(good) // 2])
+    lines = []
+    model, vocab, meta = train.load_model(tmp_path / "run", log=lines.append)
+    assert meta["generation"] == json.loads((tmp_path / "run" / "checkpoint.previous.json").read_text())["generation"]
+    assert lines and f"{latest.name}: does not match its manifest" in lines[0] and "previous generation" in lines[0]
+    previous = json.loads((tmp_path / "run" / "checkpoint.previous.json").read_text())["files"]["model"]
+    (tmp_path / "run" / previous).write_bytes(b"")
+    with pytest.raises(CheckpointError, match=f"{latest.name}: does not match its manifest"):
         train.load_model(tmp_path / "run")
-    model.write_bytes(good)
+    latest.write_bytes(good)
     (tmp_path / "run" / "checkpoint.json").write_text("{not json")
+    (tmp_path / "run" / "checkpoint.previous.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="checkpoint.json: corrupted"):
         train.load_model(tmp_path / "run")
     with pytest.raises(CheckpointError, match="not a checkpoint directory"):
@@ -117,9 +133,10 @@ def test_object_arrays_are_refused_on_save_and_load(tmp_path):
 
 def test_checkpoint_of_another_shape_is_refused(tmp_path):
     train.fit(small(epochs=1), tmp_path / "run", progress=False, log=quiet)
-    meta, arrays, opt = checkpoint.load(tmp_path / "run")
-    arrays["W"] = np.zeros((3, 3))
-    checkpoint.save(tmp_path / "run", arrays, opt, {k: v for k, v in meta.items() if "sha256" not in k})
+    loaded = checkpoint.load(tmp_path / "run")
+    loaded.model["W"] = np.zeros((3, 3))
+    for _ in range(2):  # both generations of the other shape
+        checkpoint.save(tmp_path / "run", loaded.model, loaded.optimizer, loaded.meta)
     with pytest.raises(CheckpointError, match=r"'W' has shape \(3, 3\), the model expects \(8, 8\)"):
         train.load_model(tmp_path / "run")
 
@@ -134,19 +151,27 @@ def test_resume_refuses_changed_data(tmp_path):
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("vocab_size", 3, "--vocab-size must be >= 4"),
-    ("hidden", 0, "--hidden must be >= 1"),
+    ("vocab_size", 3, "--vocab-size must be an integer >= 4"),
+    ("hidden", 0, "--hidden must be an integer >= 1"),
     ("lr", -1.0, "--lr must be a positive number"),
     ("optimizer", "rmsprop", "--optimizer must be 'sgd' or 'adam'"),
-    ("bptt_truncate", -2, "--bptt-truncate must be >= 0"),
+    ("bptt_truncate", -2, "--bptt-truncate must be absent or an integer >= 0"),
+    ("seed", -1, "--seed must be an integer >= 0"),
+    ("vocab_sentences", "most", "--vocab-sentences must be absent, 'all' or an integer >= 1"),
 ])
 def test_bad_options_are_named(field, value, message):
     with pytest.raises(ConfigError, match=message):
         small(**{field: value}).check()
 
 
-def test_max_sentences_keeps_the_whole_vocabulary():
-    all_sentences = Trainer(small(), None, progress=False, log=quiet)
-    first_two = Trainer(small(max_sentences=2), None, progress=False, log=quiet)
-    assert len(first_two.pairs) == 2 and len(all_sentences.pairs) > 2
-    assert first_two.vocab.index_to_word == all_sentences.vocab.index_to_word
+def test_max_sentences_stops_reading_and_vocab_sentences_all_keeps_the_tutorials_vocabulary(tmp_path):
+    big = tmp_path / "big.csv"  # long enough that stopping early reads less of it
+    rows = Path(FIXTURE).read_text("utf-8").splitlines()[1:]
+    big.write_text("body\n" + "\n".join(rows * 200) + "\n", "utf-8")
+    all_sentences = Trainer(small(data=str(big)), None, progress=False, log=quiet)
+    first_two = Trainer(small(data=str(big), max_sentences=2), None, progress=False, log=quiet)
+    tutorial = Trainer(small(data=str(big), max_sentences=2, vocab_sentences="all"), None, progress=False, log=quiet)
+    assert len(first_two.pairs) == len(tutorial.pairs) == 2 and len(all_sentences.pairs) > 2
+    assert first_two.corpus.bytes_read < tutorial.corpus.bytes_read == big.stat().st_size
+    assert len(first_two.vocab) < len(all_sentences.vocab)
+    assert tutorial.vocab.index_to_word == all_sentences.vocab.index_to_word

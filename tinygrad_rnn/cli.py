@@ -48,37 +48,62 @@ def _truncate(value: str) -> int | None:
     if value.lower() in ("full", "none"):
         return None
     try:
-        return int(value)
+        k = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0 or 'full', got {value!r}") from None
+    if k < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0 or 'full', got {k}")
+    return k
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train the RNNLM (or resume a run) and report where the checkpoint is."""
     import dataclasses
+    import shlex
     import time
 
     from . import train
 
     options = {f.name: getattr(args, f.name) for f in dataclasses.fields(train.TrainConfig)
                if getattr(args, f.name, None) is not None}
-    if args.resume:
-        extra = sorted(set(options) - {"epochs"}) + (["out"] if args.out else [])
+    threads = None if args.threads == 0 else args.threads
+    log = lambda line: print(line, flush=True)  # noqa: E731 - progress lines as they come
+    if args.resume is not None:
+        extra = sorted(set(options) - {"epochs"}) + (["out"] if args.out is not None else [])
         if extra:
             raise CLIError(f"--{extra[0].replace('_', '-')} cannot be changed when resuming; "
                            "--resume takes the configuration from the checkpoint (only --epochs may grow)")
-        result = train.resume(args.resume, epochs=options.get("epochs"), progress=args.progress)
+        if args.resume.strip() == "":
+            raise CLIError("--resume: an empty path; name the run's directory")
         out = Path(args.resume)
+        result = train.resume(out, epochs=options.get("epochs"), progress=args.progress, log=log, threads=threads)
     else:
-        out = Path(args.out) if args.out else Path("runs") / time.strftime("rnnlm-%Y%m%d-%H%M%S")
-        print(f"writing checkpoints to {out}")
-        result = train.fit(train.TrainConfig(**options), out, progress=args.progress)
+        out = Path(args.out) if args.out is not None else Path("runs") / time.strftime("rnnlm-%Y%m%d-%H%M%S")
+        if args.out is not None and args.out.strip() == "":
+            raise CLIError("--out: an empty path; name a directory")
+        print(f"writing checkpoints to {out}", flush=True)
+        result = train.fit(train.TrainConfig(**options), out, progress=args.progress, log=log, threads=threads)
+    resume_hint = f"tinygrad-rnn train --resume {shlex.quote(str(out))}"
+    if result.diverged:
+        last = "the last good checkpoint is kept" if train.checkpoint.exists(out) else "nothing was saved"
+        print(f"tinygrad-rnn train: error: training diverged: {result.diverged}; {last} in {out}; "
+              "try a smaller --lr or --clip", file=sys.stderr)
+        return result.exit_code
     if result.interrupted:
-        print(f"interrupted: checkpoint saved in {out}; resume with: tinygrad-rnn train --resume {out}",
+        print(f"stopped by {_signal_name(result.exit_code)}: checkpoint saved in {out}; resume with: {resume_hint}",
               file=sys.stderr)
-        return 130
+        return result.exit_code
     print(f"done: checkpoint in {out}")
     return 0
+
+
+def _signal_name(exit_code: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(exit_code - 128).name
+    except ValueError:
+        return f"signal {exit_code - 128}"
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -86,7 +111,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from .generate import detokenize, generate
     from .train import load_model
 
-    model, vocab, _ = load_model(args.checkpoint)
+    model, vocab, _ = load_model(args.checkpoint, log=lambda line: print(line, file=sys.stderr))
     try:
         sentences = generate(model, vocab, args.n, args.temperature, args.seed, args.min_length, args.max_length)
     except ValueError as e:
@@ -101,10 +126,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from . import data
     from .compare import PARAMETERS, compare
 
-    if args.sentences < 1 or args.hidden < 1 or args.vocab_size < 4 or args.repeats < 1:
-        raise CLIError("--sentences, --hidden and --repeats must be >= 1, --vocab-size >= 4")
-    if args.bptt_truncate is not None and args.bptt_truncate < 0:
-        raise CLIError(f"--bptt-truncate must be >= 0 or 'full', got {args.bptt_truncate}")
     sentences = data.load_corpus(args.data)
     vocab = data.Vocabulary.build(sentences, args.vocab_size)
     pairs = data.encode_sentences(sentences[: args.sentences], vocab)
@@ -143,56 +164,98 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from .plot import PlotError
     from .train import ConfigError
 
-    return (CheckpointError, DataError, PlotError, ConfigError, OSError)
+    return (CheckpointError, DataError, PlotError, ConfigError, OSError, MemoryError)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line and exit code 2 (not the usage text)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (value > 0 and np.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
+
+
+def _vocab_sentences(text: str) -> int | str:
+    return "all" if text.lower() == "all" else _int_at_least(1)(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tinygrad-rnn", description=__doc__)
+    seed, count, positive = _int_at_least(0), _int_at_least(0), _int_at_least(1)
+    parser = _Parser(prog="tinygrad-rnn", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("gradcheck", help="check every primitive's gradient against finite differences")
     p.add_argument("--op", action="append", help="check only this primitive (repeatable)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the random inputs (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed for the random inputs (default 0)")
     p.set_defaults(run=cmd_gradcheck)
 
     p = sub.add_parser("train", help="train the RNN language model (default: on the built-in corpus)")
     p.add_argument("--data", metavar="CSV", help="comments in the tutorial's CSV format (default: built-in corpus)")
-    p.add_argument("--vocab-size", type=int, help="largest vocabulary (default 8000)")
-    p.add_argument("--hidden", type=int, help="hidden units (default 100)")
-    p.add_argument("--epochs", type=int, help="epochs in all (default 10; with --resume, may extend the run)")
-    p.add_argument("--lr", type=float, help="learning rate (default 0.005)")
-    p.add_argument("--batch-size", type=int, help="sentences per step, padded (default 1: the tutorial's SGD)")
+    p.add_argument("--column", metavar="NAME", help="the CSV's text column (default body)")
+    p.add_argument("--vocab-size", type=_int_at_least(4), help="largest vocabulary (default 8000)")
+    p.add_argument("--vocab-sentences", type=_vocab_sentences, metavar="N|all",
+                   help="count the vocabulary over the first N sentences or all (default: the training ones)")
+    p.add_argument("--hidden", type=positive, help="hidden units (default 100)")
+    p.add_argument("--epochs", type=count, help="epochs in all (default 10; with --resume, may extend the run)")
+    p.add_argument("--lr", type=_positive_float, help="learning rate (default 0.005)")
+    p.add_argument("--batch-size", type=positive, help="sentences per step, padded (default 1: the tutorial's SGD)")
     p.add_argument("--bptt-truncate", type=_truncate, metavar="K|full", help="BPTT truncation (default 4)")
     p.add_argument("--optimizer", choices=["sgd", "adam"], help="default sgd")
-    p.add_argument("--clip", type=float, help="clip the global gradient norm to this value")
+    p.add_argument("--clip", type=_positive_float, help="clip the global gradient norm to this value")
     p.add_argument("--dtype", choices=["float32", "float64"], help="default float64")
-    p.add_argument("--seed", type=int, help="seed for the initial weights (default 0)")
-    p.add_argument("--max-sentences", type=int, metavar="N", help="train on the first N sentences")
-    p.add_argument("--evaluate-every", type=int, metavar="N", help="evaluate the loss every N epochs (default 1)")
+    p.add_argument("--seed", type=seed, help="seed for the initial weights (default 0)")
+    p.add_argument("--max-sentences", type=positive, metavar="N", help="train on the first N sentences, read no more")
+    p.add_argument("--evaluate-every", type=positive, metavar="N", help="evaluate the loss every N epochs (default 1)")
     p.add_argument("--shuffle", action="store_true", default=None, help="shuffle the sentences every epoch")
     p.add_argument("--out", metavar="DIR", help="output directory (default runs/rnnlm-<date>-<time>)")
     p.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR")
+    p.add_argument("--threads", type=count, default=1, metavar="N",
+                   help="BLAS threads (default 1: the matrices are small, and a busy machine makes more slower; "
+                        "0 leaves the BLAS library's default)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bar (default: shown on a terminal)")
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("generate", help="sample sentences from a trained model")
     p.add_argument("--checkpoint", required=True, metavar="DIR")
-    p.add_argument("-n", type=int, default=5, help="number of sentences (default 5)")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--min-length", type=int, default=1, help="resample sentences shorter than this (words)")
-    p.add_argument("--max-length", type=int, default=50, help="cut sentences longer than this (words)")
+    p.add_argument("-n", type=positive, default=5, help="number of sentences (default 5)")
+    p.add_argument("--temperature", type=_positive_float, default=1.0)
+    p.add_argument("--seed", type=seed, default=None)
+    p.add_argument("--min-length", type=positive, default=1, help="resample sentences shorter than this (words)")
+    p.add_argument("--max-length", type=positive, default=50, help="cut sentences longer than this (words)")
     p.set_defaults(run=cmd_generate)
 
     p = sub.add_parser("compare", help="the tape RNN beside the hand-written gate version: gradients and speed")
     p.add_argument("--data", metavar="CSV", help="comments in the tutorial's CSV format (default: built-in corpus)")
-    p.add_argument("--sentences", type=int, default=5, metavar="N", help="compare on the first N sentences (default 5)")
-    p.add_argument("--vocab-size", type=int, default=8000, help="largest vocabulary (default 8000)")
-    p.add_argument("--hidden", type=int, default=100, help="hidden units (default 100)")
+    p.add_argument("--sentences", type=positive, default=5, metavar="N",
+                   help="compare on the first N sentences (default 5)")
+    p.add_argument("--vocab-size", type=_int_at_least(4), default=8000, help="largest vocabulary (default 8000)")
+    p.add_argument("--hidden", type=positive, default=100, help="hidden units (default 100)")
     p.add_argument("--bptt-truncate", type=_truncate, default=4, metavar="K|full", help="default 4")
-    p.add_argument("--seed", type=int, default=0, help="seed for the shared initial weights (default 0)")
-    p.add_argument("--repeats", type=int, default=3, help="timing runs, interleaved; the median is shown (default 3)")
+    p.add_argument("--seed", type=seed, default=0, help="seed for the shared initial weights (default 0)")
+    p.add_argument("--repeats", type=positive, default=3,
+                   help="timing runs, interleaved; the median is shown (default 3)")
     p.set_defaults(run=cmd_compare)
 
     p = sub.add_parser("plot", help="write the loss curve of a run as a PNG (needs matplotlib)")
@@ -209,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         with np.errstate(all="ignore"):  # numeric problems are reported by the checks, not as warnings
             return args.run(args)
     except user_errors as e:
-        print(f"tinygrad-rnn {args.command}: error: {e}", file=sys.stderr)
+        problem = f"{e.filename}: {e.strerror}" if isinstance(e, OSError) and e.filename and e.strerror else e
+        print(f"tinygrad-rnn {args.command}: error: {problem}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"tinygrad-rnn {args.command}: interrupted", file=sys.stderr)

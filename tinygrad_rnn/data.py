@@ -73,9 +73,14 @@ class Vocabulary:
     @classmethod
     def build(cls, sentences: Iterable[Sequence[str]], size: int) -> Vocabulary:
         """Most common first; ties broken by first appearance, so the result is deterministic."""
+        return cls.from_counts(Counter(w for s in sentences for w in s), size)
+
+    @classmethod
+    def from_counts(cls, counts: Counter, size: int) -> Vocabulary:
+        """The vocabulary of word counts (a Counter filled in reading order, which breaks ties)."""
         if size < 4:
             raise ValueError(f"vocabulary size must be at least 4 (the markers, UNKNOWN_TOKEN and a word), got {size}")
-        counts = Counter(w for s in sentences for w in s)
+        counts = Counter(counts)
         counts.pop(UNKNOWN_TOKEN, None)
         ranked = [w for w, _ in counts.most_common()]  # Counter keeps first-seen order for ties
         markers = {SENTENCE_START, SENTENCE_END}

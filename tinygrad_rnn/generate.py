@@ -22,10 +22,15 @@ def sample_sentence(model: RNNLM, vocab: Vocabulary, rng: np.random.Generator, t
     ids, h = [vocab.word_to_index[SENTENCE_START]], None
     while len(ids) - 1 < max_length:
         logits, h = model.step(np.array(ids[-1:]), h)
-        z = logits[0].astype(np.float64) / temperature
-        z[banned] = -np.inf
-        p = np.exp(z - z.max())
-        word = int(rng.choice(len(p), p=p / p.sum()))
+        scores = logits[0].astype(np.float64)
+        scores[banned] = -np.inf
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = scores / temperature
+        if np.isfinite(z.max()):
+            p = np.exp(z - z.max())
+            word = int(rng.choice(len(p), p=p / p.sum()))
+        else:  # a temperature so small the scores overflow: its limit, the most likely word
+            word = int(np.argmax(scores))
         if word == end:
             break
         ids.append(word)
@@ -35,8 +40,11 @@ def sample_sentence(model: RNNLM, vocab: Vocabulary, rng: np.random.Generator, t
 def generate(model: RNNLM, vocab: Vocabulary, n: int, temperature: float = 1.0, seed: int | None = None,
              min_length: int = 1, max_length: int = 50, max_tries: int = 1000) -> list[list[str]]:
     """``n`` sentences; one shorter than ``min_length`` words is drawn again, one longer is cut."""
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
+    if not (temperature > 0 and np.isfinite(temperature)):
+        raise ValueError(f"temperature must be a positive finite number, got {temperature}")
+    if n < 0 or min_length < 1 or max_length < 1:
+        raise ValueError(f"n must be >= 0 and the lengths >= 1, got n={n}, min_length={min_length}, "
+                         f"max_length={max_length}")
     if min_length > max_length:
         raise ValueError(f"min_length {min_length} is greater than max_length {max_length}")
     rng = np.random.default_rng(seed)

@@ -50,7 +50,14 @@ class Optimizer(abc.ABC):
             if np.shape(value) != mine[key].shape:
                 raise ValueError(f"{type(self).__name__}: state {key!r} has shape {np.shape(value)}, "
                                  f"expected {mine[key].shape}")
+            value = np.asarray(value)
+            if value.dtype.kind not in "iuf" or (value.dtype.kind == "f" and not np.isfinite(value).all()):
+                raise ValueError(f"{type(self).__name__}: state {key!r} holds NaN, inf or non-numbers")
+        self._check(state)
         self._load(state)
+
+    def _check(self, state: dict[str, np.ndarray]) -> None:  # noqa: B027 - most states need no more
+        """Refuse state that no run of this optimizer can have produced."""
 
     def _load(self, state: dict[str, np.ndarray]) -> None:  # noqa: B027 - a stateless optimizer loads nothing
         """Copy checked state into the optimizer's buffers."""
@@ -132,6 +139,14 @@ class Adam(Optimizer):
         for i, (m, v) in enumerate(zip(self.m, self.v)):
             state[f"m.{i}"], state[f"v.{i}"] = m, v
         return state
+
+    def _check(self, state) -> None:
+        t = np.asarray(state["t"])
+        if t.dtype.kind not in "iu" and not (t.dtype.kind == "f" and float(t) == int(t)) or int(t) < 0:
+            raise ValueError(f"Adam: state 't' (the step count) must be an integer >= 0, got {t}")
+        for key, v in state.items():
+            if key.startswith("v.") and (np.asarray(v) < 0).any():
+                raise ValueError(f"Adam: state {key!r} (a second moment) holds negative values")
 
     def _load(self, state) -> None:
         self.t = int(state["t"])

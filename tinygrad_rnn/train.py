@@ -1,4 +1,6 @@
-"""Training the RNNLM the tutorial's way: per-epoch loss, lr halving, checkpoints, exact resumption."""
+"""Training the RNNLM the tutorial's way, and never losing work: per-epoch loss, lr halving, checkpoints
+that always load, one writer per run, polite stops that save, divergence that stops before it is saved.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +9,6 @@ import dataclasses
 import hashlib
 import io
 import math
-import signal
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,16 +17,24 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import checkpoint, data
+from . import checkpoint, corpus, data, rundir, train_meta
 from .grad_mode import no_grad
 from .models import RNNLM
 from .optim import SGD, Adam, HalveOnIncrease, Optimizer, clip_grad_norm_
+from .stopping import StopRequest
 
 LOSSES_FILE = "losses.csv"
+TOKENS_FILE = "tokens.npz"
+DIVERGENCE_FACTOR = 4  # a loss per token above 4 × max(ln V, the first evaluated loss) has diverged
+EXIT_DIVERGED = 3
 
 
 class ConfigError(ValueError):
     """A training option is out of range; the message names the option and the value."""
+
+
+class Diverged(RuntimeError):
+    """The loss, a gradient or a weight stopped being a finite, sensible number; nothing was saved."""
 
 
 @dataclass
@@ -34,7 +42,9 @@ class TrainConfig:
     """Everything that defines a training run; stored in every checkpoint."""
 
     data: str | None = None          # CSV in the tutorial's format; None for the built-in corpus
+    column: str = "body"             # the CSV's text column, by name
     vocab_size: int = 8000           # the largest vocabulary; the model's word_dim is the size built
+    vocab_sentences: int | str | None = None  # count words over N sentences, or "all"; None: the training ones
     hidden: int = 100
     epochs: int = 10
     lr: float = 0.005
@@ -44,33 +54,47 @@ class TrainConfig:
     clip: float | None = None        # max global gradient norm
     dtype: str = "float64"           # "float64" or "float32"
     seed: int = 0
-    max_sentences: int | None = None  # train on the first N sentences (the vocabulary uses all)
+    max_sentences: int | None = None  # train on the first N sentences, and read no further
     evaluate_every: int = 1          # evaluate the loss every N epochs; halve lr when it rose
     shuffle: bool = False            # the tutorial keeps the corpus order
 
     def check(self) -> None:
-        def bad(name, value, rule):
-            raise ConfigError(f"--{name.replace('_', '-')} must be {rule}, got {value}")
+        """Refuse options out of range, naming the option as the command line spells it."""
+        for name, (ok, rule) in train_meta.CONFIG_SCHEMA.items():
+            value = getattr(self, name)
+            if not ok(value):
+                flag = name.replace("_", "-")
+                raise ConfigError(f"--{flag} must be {rule.replace('null', 'absent')}, got {value!r}")
+        self.check_memory(4)  # the vocabulary is not known yet: its least size; again once it is
 
-        if self.vocab_size < 4:
-            bad("vocab_size", self.vocab_size, ">= 4 (the two markers, UNKNOWN_TOKEN and one word)")
-        for name in ("hidden", "batch_size", "evaluate_every"):
-            if getattr(self, name) < 1:
-                bad(name, getattr(self, name), ">= 1")
-        if self.epochs < 0:
-            bad("epochs", self.epochs, ">= 0")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            bad("lr", self.lr, "a positive number")
-        if self.bptt_truncate is not None and self.bptt_truncate < 0:
-            bad("bptt_truncate", self.bptt_truncate, ">= 0 (or 'full')")
-        if self.optimizer not in ("sgd", "adam"):
-            bad("optimizer", self.optimizer, "'sgd' or 'adam'")
-        if self.clip is not None and not self.clip > 0:
-            bad("clip", self.clip, "a positive number")
-        if self.dtype not in ("float32", "float64"):
-            bad("dtype", self.dtype, "'float32' or 'float64'")
-        if self.max_sentences is not None and self.max_sentences < 1:
-            bad("max_sentences", self.max_sentences, ">= 1")
+
+    def check_memory(self, vocab: int) -> None:
+        """Refuse a model that cannot fit in the memory available, before building it."""
+        need, have = memory_needed(self, vocab), available_memory()
+        if have is not None and need > have:
+            raise ConfigError(f"--hidden {self.hidden} with a vocabulary of {vocab:,} words needs about "
+                              f"{need / 2**30:,.1f} GiB for the model, its gradients and the optimizer's state; "
+                              f"this machine has {have / 2**30:,.1f} GiB available")
+
+
+def memory_needed(config: TrainConfig, vocab: int) -> int:
+    """Bytes the model needs at the least: parameters, gradients, optimizer state and scratch (U, V, W)."""
+    itemsize = np.dtype(config.dtype).itemsize
+    params = 2 * vocab * config.hidden + config.hidden ** 2
+    copies = 3 + (2 if config.optimizer == "adam" else 0)  # weights, gradients, scratch; Adam's moments
+    return params * copies * itemsize
+
+
+def available_memory() -> int | None:
+    """MemAvailable of /proc/meminfo (Linux), else None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 @dataclass
@@ -80,29 +104,41 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
     interrupted: bool = False
     out_dir: Path | None = None
+    exit_code: int = 0               # 0 done; 128 + signal when a polite stop saved; EXIT_DIVERGED
+    diverged: str | None = None      # why, when the run diverged (nothing of it was saved)
 
 
-def evaluate(model: RNNLM, pairs, batch_size: int = 64) -> float:
-    """Mean cross-entropy per real token over all (x, y) pairs: the tutorial's ``calculate_loss``."""
+def evaluate(model: RNNLM, pairs, batch_size: int = 64, stop: StopRequest | None = None,
+             progress: bool | None = False) -> float | None:
+    """Mean cross-entropy per real token over all (x, y) pairs: the tutorial's ``calculate_loss``.
+
+    None when ``stop`` was requested before it finished (a Ctrl-C during a long evaluation).
+    """
     total, tokens = 0.0, 0
-    with no_grad():
+    bar = tqdm(total=len(pairs), unit="sent", leave=False, desc="evaluating",
+               disable=(not progress) if progress is not None else None)
+    with no_grad(), bar:
         for i in range(0, len(pairs), batch_size):
+            if stop is not None and stop.is_set():
+                return None
             x, y, mask = data.pad_batch(pairs[i:i + batch_size])
             total += float(model.loss(x, y, mask, reduction="sum").item())
             tokens += int(mask.sum())
+            bar.update(len(x))
     return total / max(tokens, 1)
 
 
 class Trainer:
-    """One run's state; ``run()`` trains to ``config.epochs``, saving after every epoch and on Ctrl-C."""
+    """One run's state; ``run()`` trains to ``config.epochs``, saving after every epoch and on a polite stop."""
 
-    def __init__(self, config: TrainConfig, out_dir: Path | None = None,
-                 progress: bool | None = None, log: Callable[[str], None] = print):
+    def __init__(self, config: TrainConfig, out_dir: Path | None = None, progress: bool | None = None,
+                 log: Callable[[str], None] = print, threads: int | None = 1, data_: corpus.Corpus | None = None):
         config.check()
-        self.config, self.out_dir, self.progress, self.log = config, out_dir, progress, log
-        sentences = data.load_corpus(config.data)
-        self.vocab = data.Vocabulary.build(sentences, config.vocab_size)
-        self.pairs = data.encode_sentences(sentences[: config.max_sentences], self.vocab)
+        self.config, self.out_dir, self.progress, self.log, self.threads = config, out_dir, progress, log, threads
+        self.corpus = data_ or corpus.load(config.data, config.vocab_size, config.max_sentences,
+                                           config.vocab_sentences, config.column, progress, log)
+        self.vocab, self.pairs = self.corpus.vocab, self.corpus.pairs
+        config.check_memory(len(self.vocab))
         self.model = RNNLM(len(self.vocab), config.hidden, config.bptt_truncate,
                            dtype=np.dtype(config.dtype), seed=config.seed)
         self.optimizer = _make_optimizer(config, self.model)
@@ -112,50 +148,68 @@ class Trainer:
         self.epoch, self.position, self.evaluated_epoch = 0, 0, -1
         self.history: list[dict] = []
         self.sentences_seen = 0
-        self._stop = threading.Event()
+        self.stop = StopRequest()
+        self.tokens_sha256: str | None = None
 
     # --- checkpoints -------------------------------------------------------------------
-    def data_digest(self) -> str:
-        h = hashlib.sha256()
-        for x, y in self.pairs:
-            h.update(x.tobytes() + b"|" + y[-1:].tobytes() + b";")
-        return h.hexdigest()
-
     def save(self) -> None:
+        """Publish a new checkpoint generation — only of finite weights, never interrupted halfway."""
         if self.out_dir is None:
             return
+        for name, p in self.model.named_parameters():
+            if not np.isfinite(p.data).all():
+                raise Diverged(f"{name} holds NaN or inf")
         meta = {
             "config": dataclasses.asdict(self.config),
             "vocabulary": self.vocab.index_to_word,
             "epoch": self.epoch, "position": self.position, "evaluated_epoch": self.evaluated_epoch,
             "sentences_seen": self.sentences_seen, "lr": self.optimizer.lr, "loss_history": self.history,
-            "epoch_rng_state": self.epoch_rng_state, "data_sha256": self.data_digest(),
+            "epoch_rng_state": self.epoch_rng_state,
+            "data": {"source": self.corpus.source, "sha256": self.corpus.digest, "bytes": self.corpus.bytes_read,
+                     "complete": self.corpus.complete, "tokens_sha256": self.tokens_sha256},
         }
-        checkpoint.save(self.out_dir, self.model.state_dict(), self.optimizer.state_dict(), meta)
-        checkpoint.atomic_write(self.out_dir / LOSSES_FILE, _losses_csv(self.history))
+        with self.stop.saving():
+            checkpoint.save(self.out_dir, self.model.state_dict(), self.optimizer.state_dict(), meta,
+                            {LOSSES_FILE: _losses_csv(self.history)})
+
+    def save_tokens(self) -> None:
+        """The training ids, once, so that a resumed run need not tokenize the corpus again."""
+        if self.out_dir is None:
+            return
+        raw = checkpoint.npz_bytes({"ids": self.pairs.ids, "offsets": self.pairs.offsets})
+        self.tokens_sha256 = hashlib.sha256(raw).hexdigest()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        with self.stop.saving():
+            checkpoint.atomic_write(self.out_dir / TOKENS_FILE, raw)
 
     @classmethod
     def resume(cls, directory: Path, epochs: int | None = None, progress: bool | None = None,
-               log: Callable[[str], None] = print) -> Trainer:
+               log: Callable[[str], None] = print, threads: int | None = 1) -> Trainer:
         """Rebuild a run from its checkpoint; ``epochs`` may extend it."""
-        meta, model_arrays, optim_arrays = checkpoint.load(directory)
-        try:
-            config = TrainConfig(**meta["config"])
-        except (KeyError, TypeError) as e:
-            raise checkpoint.CheckpointError(f"{directory}: configuration unreadable ({e})") from None
+        loaded = checkpoint.load(directory)
+        for warning in loaded.warnings:
+            log(f"warning: {warning}")
+        meta = loaded.meta
+        manifest = Path(directory) / checkpoint.META_FILE
+        config = TrainConfig(**train_meta.check(meta, manifest))
         if epochs is not None:
             if epochs < meta["epoch"]:
                 raise ConfigError(f"--epochs {epochs} is fewer than the {meta['epoch']} epochs already done")
             config.epochs = epochs
-        self = cls(config, Path(directory), progress, log)
-        if self.vocab.index_to_word != meta["vocabulary"] or self.data_digest() != meta["data_sha256"]:
-            source = config.data or "the built-in corpus"
-            raise data.DataError(f"{source}: the training data differ from those of the checkpoint in {directory}")
+        self = cls(config, Path(directory), progress, log, threads, _resume_corpus(config, meta, Path(directory)))
+        if self.vocab.index_to_word != meta["vocabulary"]:
+            raise data.DataError(f"{config.data or corpus.BUILTIN}: the training data differ from those of the "
+                                 f"checkpoint in {directory}")
+        batches = -(-len(self.pairs) // config.batch_size)
+        if meta["position"] > batches or (meta["position"] == batches and batches > 0):
+            raise checkpoint.CheckpointError(f"{manifest}: 'position' {meta['position']} is past the epoch's "
+                                             f"{batches} batches")
         try:
-            self.model.load_state_dict(model_arrays)
-            self.optimizer.load_state_dict(optim_arrays)
+            self.model.load_state_dict(_finite(loaded.model, manifest, "weight"))
+            self.optimizer.load_state_dict(loaded.optimizer)
         except (KeyError, ValueError) as e:
             raise checkpoint.CheckpointError(f"{directory}: {e}") from None
+        self.tokens_sha256 = meta.get("data", {}).get("tokens_sha256") if isinstance(meta.get("data"), dict) else None
         self.optimizer.lr = float(meta["lr"])
         self.history = list(meta["loss_history"])
         self.schedule.history = [h["loss"] for h in self.history]
@@ -183,15 +237,29 @@ class Trainer:
             tokens = int(mask.sum())
         self.optimizer.zero_grad()
         loss = self.model.loss(x, y, mask, reduction="sum")
+        value = float(loss.item())
+        if not math.isfinite(value):
+            raise Diverged(f"the loss became {value}")
         loss.backward()
         if self.config.clip is not None:
-            clip_grad_norm_(self.optimizer.params, self.config.clip)
+            norm = clip_grad_norm_(self.optimizer.params, self.config.clip)
+            if not math.isfinite(norm):
+                raise Diverged(f"the gradient norm became {norm}")
         self.optimizer.step()
-        return float(loss.item()), tokens
+        return value, tokens
+
+    def loss_limit(self) -> float:
+        """Past this loss per token the run has diverged: far worse than guessing uniformly."""
+        first = self.history[0]["loss"] if self.history else 0.0
+        return DIVERGENCE_FACTOR * max(math.log(len(self.vocab)), first)
 
     def maybe_evaluate(self) -> None:
         if self.schedule.due(self.epoch) and self.evaluated_epoch != self.epoch:
-            loss = evaluate(self.model, self.pairs)
+            loss = evaluate(self.model, self.pairs, stop=self.stop, progress=self.progress)
+            if loss is None:  # stopped: the evaluation is done again on resume
+                return
+            if not math.isfinite(loss) or loss > self.loss_limit():
+                raise Diverged(f"the evaluated loss is {loss:.4g} per token (limit {self.loss_limit():.3g})")
             halved = self.schedule.record(loss)
             self.history.append({"epoch": self.epoch, "sentences_seen": self.sentences_seen,
                                  "loss": loss, "lr": self.optimizer.lr})
@@ -201,37 +269,52 @@ class Trainer:
                      f"lr {self.optimizer.lr:g}{note}")
 
     def run(self) -> TrainResult:
-        """Train to ``config.epochs``. Ctrl-C stops after the current batch and saves; nothing is lost."""
-        with _stop_on_sigint(self._stop):
-            while self.epoch < self.config.epochs and not self._stop.is_set():
-                self.maybe_evaluate()
-                if self._stop.is_set():
-                    break
-                self._run_epoch()
-            if not self._stop.is_set():
-                self.maybe_evaluate()  # the loss after the last epoch
-        self.save()
-        return TrainResult(self.model, self.vocab, self.history, self._stop.is_set(), self.out_dir)
+        """Train to ``config.epochs``. A polite stop ends after the current batch and saves; nothing is lost."""
+        from threadpoolctl import threadpool_limits
+
+        with self.stop.installed(), threadpool_limits(limits=self.threads, user_api="blas"):
+            try:
+                if self.out_dir is not None and self.tokens_sha256 is None:
+                    self.save_tokens()
+                while self.epoch < self.config.epochs and not self.stop.is_set():
+                    self.maybe_evaluate()
+                    if self.stop.is_set():
+                        break
+                    self._run_epoch()
+                if not self.stop.is_set():
+                    self.maybe_evaluate()  # the loss after the last epoch
+                self.save()
+            except Diverged as e:
+                where = f"epoch {self.epoch + 1}, batch {self.position + 1}"
+                return self._result(exit_code=EXIT_DIVERGED, diverged=f"{e} ({where}, lr {self.optimizer.lr:g})")
+        stopped = self.stop.is_set()
+        return self._result(interrupted=stopped, exit_code=self.stop.exit_code if stopped else 0)
+
+    def _result(self, **kw) -> TrainResult:
+        return TrainResult(self.model, self.vocab, self.history, out_dir=self.out_dir, **kw)
 
     def _run_epoch(self) -> None:
         self.rng.bit_generator.state = self.epoch_rng_state
         batches = self.batches()
-        lengths = np.array([len(y) for _, y in self.pairs])
+        lengths = self.pairs.lengths() if hasattr(self.pairs, "lengths") else np.array([len(y) for _, y in self.pairs])
         total = int(sum(lengths[b].sum() for b in batches))
         done = int(sum(lengths[b].sum() for b in batches[: self.position]))
         bar = tqdm(total=total, initial=done, unit="tok", unit_scale=True, leave=False,
                    desc=f"epoch {self.epoch + 1}/{self.config.epochs}",
                    disable=(not self.progress) if self.progress is not None else None)
         loss_sum, tokens, start = 0.0, 0, time.perf_counter()
+        limit = self.loss_limit()
         with bar:
             while self.position < len(batches):
                 batch_loss, n = self.train_step(batches[self.position])
+                loss_sum, tokens = loss_sum + batch_loss, tokens + n
+                if tokens >= 100 and loss_sum / tokens > limit:
+                    raise Diverged(f"the running loss is {loss_sum / tokens:.4g} per token (limit {limit:.3g})")
                 self.position += 1
                 self.sentences_seen += len(batches[self.position - 1])
-                loss_sum, tokens = loss_sum + batch_loss, tokens + n
                 bar.update(n)
                 bar.set_postfix(loss=f"{loss_sum / tokens:.3f}", refresh=False)
-                if self._stop.is_set():
+                if self.stop.is_set():
                     return
         elapsed = time.perf_counter() - start
         self.log(f"  trained epoch {self.epoch + 1}: {tokens:,} tokens in {elapsed:.1f} s "
@@ -241,33 +324,119 @@ class Trainer:
         self.save()
 
 
+def _resume_corpus(config: TrainConfig, meta: dict, directory: Path) -> corpus.Corpus:
+    """The run's training data again: checked against the recorded digest from the raw bytes, then
+    taken from the run's token file (no tokenizing), or rebuilt from the corpus if that is gone."""
+    recorded = meta.get("data") if isinstance(meta.get("data"), dict) else None
+    if recorded is None:  # format 1: a digest of the encoded pairs, so the corpus is read again
+        rebuilt = corpus.load(config.data, config.vocab_size, config.max_sentences, config.vocab_sentences,
+                              config.column)
+        if _legacy_digest(rebuilt.pairs) != meta.get("data_sha256"):
+            raise data.DataError(f"{config.data or corpus.BUILTIN}: the training data differ from those of the "
+                                 f"checkpoint in {directory}")
+        return rebuilt
+    source = config.data or corpus.BUILTIN
+    if config.data is not None:
+        size = int(recorded.get("bytes", 0))
+        grown = recorded.get("complete") and Path(config.data).is_file() and Path(config.data).stat().st_size != size
+        if grown or corpus.digest_of_prefix(config.data, size) != recorded.get("sha256"):
+            raise data.DataError(f"{config.data}: the training data differ from those of the checkpoint in "
+                                 f"{directory} (the file changed since the run started)")
+    try:
+        arrays = checkpoint.read_npz(directory / TOKENS_FILE, recorded.get("tokens_sha256"))
+        pairs = corpus.TokenPairs(arrays["ids"], arrays["offsets"])
+    except (checkpoint.CheckpointError, KeyError):
+        pairs = None
+    if pairs is None:
+        rebuilt = corpus.load(config.data, config.vocab_size, config.max_sentences, config.vocab_sentences,
+                              config.column)
+        if rebuilt.digest != recorded.get("sha256"):
+            raise data.DataError(f"{source}: the training data differ from those of the checkpoint in {directory}")
+        return rebuilt
+    vocab = data.Vocabulary(meta["vocabulary"])
+    if pairs.ids.size and (pairs.ids.min() < 0 or pairs.ids.max() >= len(vocab)):
+        raise checkpoint.CheckpointError(f"{directory / TOKENS_FILE}: ids out of the vocabulary's range")
+    return corpus.Corpus(vocab, pairs, recorded.get("source", source), recorded["sha256"], int(recorded["bytes"]),
+                         bool(recorded.get("complete")))
+
+
+def _legacy_digest(pairs) -> str:
+    h = hashlib.sha256()
+    for x, y in pairs:
+        h.update(np.asarray(x, np.int64).tobytes() + b"|" + np.asarray(y[-1:], np.int64).tobytes() + b";")
+    return h.hexdigest()
+
+
+def _finite(arrays: dict, manifest: Path, what: str) -> dict:
+    for name, a in arrays.items():
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise checkpoint.CheckpointError(f"{manifest}: {what} {name!r} holds NaN or inf")
+    return arrays
+
+
 def fit(config: TrainConfig | None = None, out_dir: str | Path | None = None, progress: bool | None = None,
-        log: Callable[[str], None] = print) -> TrainResult:
-    """Train an RNNLM from scratch. With ``out_dir``, checkpoints go there (it must not hold one yet)."""
+        log: Callable[[str], None] = print, threads: int | None = 1) -> TrainResult:
+    """Train an RNNLM from scratch. With ``out_dir``, checkpoints go there (it must not hold one yet).
+
+    The directory is checked (creatable, writable) and locked before the data are read.
+    """
     config = config or TrainConfig()
-    out = Path(out_dir) if out_dir is not None else None
-    if out is not None and checkpoint.exists(out):
-        raise ConfigError(f"{out} already holds a checkpoint; resume it with --resume {out} or choose another --out")
-    return Trainer(config, out, progress, log).run()
+    if config.data is not None:  # absolute, so the run resumes from any directory
+        config = dataclasses.replace(config, data=str(Path(config.data).absolute()))
+    config.check()
+    if out_dir is None:
+        return Trainer(config, None, progress, log, threads).run()
+    created = not Path(out_dir).exists() if str(out_dir).strip() else False
+    out = rundir.prepare(out_dir)
+    try:
+        with rundir.RunLock(out) as lock:
+            _note_takeover(lock, log)
+            if checkpoint.exists(out):
+                raise ConfigError(f"{out} already holds a checkpoint; resume it with --resume {out} "
+                                  "or choose another --out")
+            checkpoint.remove_stale_temporaries(out)
+            return Trainer(config, out, progress, log, threads).run()
+    except Exception:
+        if created and {p.name for p in out.iterdir()} <= {rundir.LOCK_FILE, TOKENS_FILE}:
+            for p in out.iterdir():  # a run that failed before its first checkpoint leaves nothing behind
+                p.unlink()
+            out.rmdir()
+        raise
 
 
 def resume(directory: str | Path, epochs: int | None = None, progress: bool | None = None,
-           log: Callable[[str], None] = print) -> TrainResult:
+           log: Callable[[str], None] = print, threads: int | None = 1) -> TrainResult:
     """Continue the run saved in ``directory`` exactly where it stopped, writing into the same directory."""
-    return Trainer.resume(Path(directory), epochs, progress, log).run()
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise checkpoint.CheckpointError(f"{directory}: no such directory" if not directory.exists()
+                                         else f"{directory}: not a directory")
+    with rundir.RunLock(rundir.prepare(directory)) as lock:
+        _note_takeover(lock, log)
+        checkpoint.remove_stale_temporaries(directory)
+        return Trainer.resume(directory, epochs, progress, log, threads).run()
 
 
-def load_model(directory: str | Path) -> tuple[RNNLM, data.Vocabulary, dict]:
+def _note_takeover(lock: rundir.RunLock, log: Callable[[str], None]) -> None:
+    if lock.took_over is not None:
+        log(f"note: process {lock.took_over}, which held {lock.path.parent}, is no longer running; taking over")
+
+
+def load_model(directory: str | Path, log: Callable[[str], None] | None = None) -> tuple[RNNLM, data.Vocabulary, dict]:
     """The trained model, its vocabulary and the checkpoint's metadata, for generation or evaluation."""
-    meta, arrays, _ = checkpoint.load(Path(directory))
+    loaded = checkpoint.load(Path(directory))
+    for warning in loaded.warnings:
+        if log is not None:
+            log(f"warning: {warning}")
+    manifest = Path(directory) / checkpoint.META_FILE
+    cfg = train_meta.check(loaded.meta, manifest)
+    vocab = data.Vocabulary(loaded.meta["vocabulary"])
+    model = RNNLM(len(vocab), cfg["hidden"], cfg["bptt_truncate"], dtype=np.dtype(cfg["dtype"]))
     try:
-        cfg = meta["config"]
-        vocab = data.Vocabulary(meta["vocabulary"])
-        model = RNNLM(len(vocab), int(cfg["hidden"]), cfg["bptt_truncate"], dtype=np.dtype(cfg["dtype"]))
-        model.load_state_dict(arrays)
-    except (KeyError, TypeError, ValueError) as e:
+        model.load_state_dict(_finite(loaded.model, manifest, "weight"))
+    except (KeyError, ValueError) as e:
         raise checkpoint.CheckpointError(f"{directory}: {e}") from None
-    return model, vocab, meta
+    return model, vocab, loaded.meta
 
 
 def _make_optimizer(config: TrainConfig, model: RNNLM) -> Optimizer:
@@ -283,25 +452,3 @@ def _losses_csv(history: list[dict]) -> bytes:
     for h in history:
         writer.writerow([h["epoch"], h["sentences_seen"], repr(h["loss"]), repr(h["lr"])])
     return buf.getvalue().encode()
-
-
-class _stop_on_sigint:
-    """While active, the first Ctrl-C sets ``stop`` (the loop ends after its batch); a second one aborts."""
-
-    def __init__(self, stop: threading.Event):
-        self.stop, self.previous = stop, None
-
-    def _handler(self, signum, frame):
-        if self.stop.is_set():
-            raise KeyboardInterrupt
-        self.stop.set()
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-        return False

@@ -1,0 +1,103 @@
+"""The metadata of a training checkpoint, checked as a whole against one schema before anything is used.
+
+A ``checkpoint.json`` edited by hand (a string for a number, a missing key, an epoch past the
+run's end, a broken RNG state) is refused with one line naming the file and the field, instead of
+failing somewhere later with a traceback.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import CheckpointError
+
+_MARKERS = ("SENTENCE_START", "SENTENCE_END", "UNKNOWN_TOKEN")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, Integral) and not isinstance(v, bool)
+
+
+def _is_real(v) -> bool:
+    return isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(float(v))
+
+
+# One entry per TrainConfig field: the JSON value's check and what the message calls it.
+CONFIG_SCHEMA = {
+    "data": (lambda v: v is None or isinstance(v, str), "null or a path"),
+    "column": (lambda v: isinstance(v, str) and v != "", "a column name"),
+    "vocab_size": (lambda v: _is_int(v) and v >= 4, "an integer >= 4"),
+    "vocab_sentences": (lambda v: v is None or v == "all" or (_is_int(v) and v >= 1), "null, 'all' or an integer >= 1"),
+    "hidden": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "epochs": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "lr": (lambda v: _is_real(v) and v > 0, "a positive number"),
+    "batch_size": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "bptt_truncate": (lambda v: v is None or (_is_int(v) and v >= 0), "null or an integer >= 0"),
+    "optimizer": (lambda v: v in ("sgd", "adam"), "'sgd' or 'adam'"),
+    "clip": (lambda v: v is None or (_is_real(v) and v > 0), "null or a positive number"),
+    "dtype": (lambda v: v in ("float32", "float64"), "'float32' or 'float64'"),
+    "seed": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "max_sentences": (lambda v: v is None or (_is_int(v) and v >= 1), "null or an integer >= 1"),
+    "evaluate_every": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "shuffle": (lambda v: isinstance(v, bool), "true or false"),
+}
+OPTIONAL_CONFIG = {"column": "body", "vocab_sentences": "all"}  # absent from format 1: its behaviour then
+
+
+def check(meta: dict, manifest: Path) -> dict:
+    """The checkpoint's config as a dict of valid values; raises CheckpointError naming the bad field."""
+    def bad(field: str, rule: str, value=...) -> CheckpointError:
+        got = "" if value is ... else f", got {value!r}"[:120]
+        return CheckpointError(f"{manifest}: {field} must be {rule}{got}")
+
+    config = meta.get("config")
+    if not isinstance(config, dict):
+        raise bad("'config'", "an object")
+    if meta.get("format") == 1:
+        config = {**OPTIONAL_CONFIG, **config}
+    unknown = sorted(set(config) - set(CONFIG_SCHEMA))
+    if unknown:
+        raise CheckpointError(f"{manifest}: unknown config field {unknown[0]!r}")
+    for name, (ok, rule) in CONFIG_SCHEMA.items():
+        if name not in config:
+            raise bad(f"config.{name}", f"present ({rule})")
+        if not ok(config[name]):
+            raise bad(f"config.{name}", rule, config[name])
+    vocab = meta.get("vocabulary")
+    if not (isinstance(vocab, list) and all(isinstance(w, str) for w in vocab) and len(set(vocab)) == len(vocab)
+            and all(m in vocab for m in _MARKERS) and 4 <= len(vocab) <= config["vocab_size"]):
+        raise bad("'vocabulary'", f"a list of unique words holding {', '.join(_MARKERS)}, "
+                  f"at most config.vocab_size ({config['vocab_size']}) long")
+    for name, ok, rule in (
+        ("epoch", lambda v: _is_int(v) and 0 <= v <= config["epochs"], f"an integer in [0, {config['epochs']}]"),
+        ("position", lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+        ("evaluated_epoch", lambda v: _is_int(v) and -1 <= v <= config["epochs"], "an integer >= -1"),
+        ("sentences_seen", lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+        ("lr", lambda v: _is_real(v) and v > 0, "a positive number"),
+    ):
+        if not ok(meta.get(name)):
+            raise bad(f"'{name}'", rule, meta.get(name))
+    _check_history(meta.get("loss_history"), bad)
+    _check_rng_state(meta.get("epoch_rng_state"), bad)
+    return config
+
+
+def _check_history(history, bad) -> None:
+    fields = {"epoch": _is_int, "sentences_seen": _is_int, "loss": _is_real, "lr": _is_real}
+    if not isinstance(history, list) or not all(
+            isinstance(h, dict) and set(h) == set(fields) and all(ok(h[k]) for k, ok in fields.items())
+            for h in history):
+        raise bad("'loss_history'", "a list of {epoch, sentences_seen, loss, lr} with finite numbers")
+
+
+def _check_rng_state(state, bad) -> None:
+    try:
+        if not isinstance(state, dict) or state.get("bit_generator") != "PCG64":
+            raise ValueError
+        np.random.default_rng().bit_generator.state = state
+    except (ValueError, TypeError, KeyError):
+        raise bad("'epoch_rng_state'", "a PCG64 state as numpy writes it") from None
