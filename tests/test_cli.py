@@ -170,3 +170,52 @@ def test_compare_exits_1_when_gradients_disagree(capsys, monkeypatch):
     assert cli.main(["compare", "--data", FIXTURE, "--sentences", "2", "--vocab-size", "50", "--hidden", "6",
                      "--repeats", "1"]) == 1
     assert "verdict: DIFFERENT gradients" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["train", "--seed", "-1"], "argument --seed: must be >= 0, got -1"),
+    (["compare", "--seed", "-1"], "argument --seed: must be >= 0, got -1"),
+    (["gradcheck", "--seed", "-1"], "argument --seed: must be >= 0, got -1"),
+    (["generate", "--checkpoint", "x", "--seed", "-1"], "argument --seed: must be >= 0, got -1"),
+    (["generate", "--checkpoint", "x", "-n", "-3"], "argument -n: must be >= 1, got -3"),
+    (["generate", "--checkpoint", "x", "--temperature", "nan"], "argument --temperature: must be a positive finite"),
+    (["train", "--hidden", "1e20"], "argument --hidden: expected an integer >= 1, got '1e20'"),
+    (["train", "--hidden", "100000", "--out", "{tmp}/o"], "--hidden 100000 with a vocabulary of 4 words needs about"),
+    (["train", "--lr", "inf"], "argument --lr: must be a positive finite number"),
+    (["train", "--bptt-truncate", "-1"], "argument --bptt-truncate: expected an integer >= 0 or 'full'"),
+    (["train", "--vocab-sentences", "some"], "argument --vocab-sentences: expected an integer >= 1"),
+    (["train", "--data", FIXTURE, "--column", "text", "--out", "{tmp}/o"], "no column 'text' in the header"),
+])
+def test_bad_arguments_end_in_one_line_with_exit_2(tmp_path, args, fragment):
+    proc = run_cli(*[a.format(tmp=tmp_path) for a in args])
+    assert_one_line_error(proc, fragment)
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("content, fragment", [
+    (b"epoch,sentences_seen,loss,lr\n0,0,abc,0.1\n", "line 2: expected an integer epoch and a number"),
+    (b"epoch,sentences_seen,loss,lr\n0,0,nan,0.1\n", "line 2: the loss is nan"),
+    (b"step,loss\n0,1.0\n", "the header must be epoch,sentences_seen,loss,lr"),
+    (b"\xff\xfe\x00e", "not UTF-8 text"),
+    (b"epoch,sentences_seen,loss,lr\n", "no evaluated epochs yet"),
+])
+def test_plot_refuses_a_bad_losses_file_in_one_line(tmp_path, content, fragment):
+    (tmp_path / "losses.csv").write_bytes(content)
+    assert_one_line_error(run_cli("plot", str(tmp_path)), str(tmp_path / "losses.csv"), fragment)
+
+
+def test_plot_into_a_missing_directory_names_it(tmp_path):
+    pytest.importorskip("matplotlib")
+    (tmp_path / "losses.csv").write_bytes(b"epoch,sentences_seen,loss,lr\n0,0,8.0,0.1\n1,10,7.0,0.1\n")
+    assert_one_line_error(run_cli("plot", str(tmp_path), "--output", str(tmp_path / "missing" / "x.png")),
+                          f"{tmp_path / 'missing'}/: no such directory")
+
+
+def test_a_tiny_temperature_picks_the_likeliest_words(tmp_path):
+    out = tmp_path / "run"
+    assert run_cli("train", "--data", FIXTURE, "--epochs", "1", "--out", str(out), *SMALL).returncode == 0
+    proc = run_cli("generate", "--checkpoint", str(out), "-n", "2", "--temperature", "1e-320", "--seed", "0")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[0] == lines[1]  # greedy: the same sentence every time

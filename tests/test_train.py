@@ -175,3 +175,74 @@ def test_max_sentences_stops_reading_and_vocab_sentences_all_keeps_the_tutorials
     assert first_two.corpus.bytes_read < tutorial.corpus.bytes_read == big.stat().st_size
     assert len(first_two.vocab) < len(all_sentences.vocab)
     assert tutorial.vocab.index_to_word == all_sentences.vocab.index_to_word
+
+
+@pytest.mark.parametrize("options", [dict(lr=1e4), dict(lr=1e6, dtype="float32"), dict(lr=50.0, optimizer="adam")])
+def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, options):
+    out = tmp_path / "run"
+    train.fit(small(epochs=1), out, progress=False, log=quiet)
+    good = checkpoint.load(out)
+    meta = json.loads((out / "checkpoint.json").read_text())
+    meta["config"].update(options)  # the same run, continued with a learning rate that blows up
+    meta["lr"] = options["lr"]
+    meta["config"]["epochs"] = 5
+    loaded = checkpoint.load(out)
+    checkpoint.save(out, loaded.model, {} if options.get("optimizer") == "adam" else loaded.optimizer,
+                    {k: v for k, v in meta.items() if k not in ("generation", "files", "sha256")})
+    if options.get("dtype") == "float32":  # the arrays follow the dtype
+        checkpoint.save(out, {k: v.astype(np.float32) for k, v in loaded.model.items()}, loaded.optimizer,
+                        {k: v for k, v in meta.items() if k not in ("generation", "files", "sha256")})
+    if options.get("optimizer") == "adam":
+        state = {"t": np.array(0), **{f"{m}.{i}": np.zeros_like(good.model[n])
+                                      for m in ("m", "v") for i, n in enumerate(("U", "V", "W"))}}
+        checkpoint.save(out, loaded.model, state,
+                        {k: v for k, v in meta.items() if k not in ("generation", "files", "sha256")})
+    before = checkpoint.load(out)
+    result = train.resume(out, progress=False, log=quiet)
+    assert result.exit_code == train.EXIT_DIVERGED and result.diverged
+    assert "lr" in result.diverged and ("loss" in result.diverged or "holds NaN" in result.diverged)
+    after = checkpoint.load(out)
+    assert after.generation == before.generation  # nothing was written
+    for name in after.model:
+        assert np.isfinite(after.model[name]).all()
+        np.testing.assert_array_equal(after.model[name], before.model[name])
+
+
+def test_a_checkpoint_with_non_finite_weights_or_impossible_optimizer_state_is_refused(tmp_path):
+    out = tmp_path / "run"
+    train.fit(small(epochs=1, optimizer="adam", lr=0.01), out, progress=False, log=quiet)
+    loaded = checkpoint.load(out)
+    meta = {k: v for k, v in loaded.meta.items() if k not in ("generation", "files", "sha256")}
+
+    def save_twice(model, optimizer):  # both generations, so no fallback hides it
+        for _ in range(2):
+            checkpoint.save(out, model, optimizer, meta)
+
+    bad_u = dict(loaded.model, U=np.where(loaded.model["U"] > 0, np.nan, loaded.model["U"]))
+    save_twice(bad_u, loaded.optimizer)
+    with pytest.raises(CheckpointError, match="weight 'U' holds NaN or inf"):
+        train.resume(out, epochs=3, progress=False, log=quiet)
+    with pytest.raises(CheckpointError, match="holds NaN or inf"):
+        train.load_model(out)
+    save_twice(loaded.model, dict(loaded.optimizer, t=np.array(-1)))
+    with pytest.raises(CheckpointError, match="'t' \\(the step count\\) must be an integer >= 0"):
+        train.resume(out, epochs=3, progress=False, log=quiet)
+    save_twice(loaded.model, {k: (-v if k.startswith("v.") else v) - (1 if k.startswith("v.") else 0)
+                              for k, v in loaded.optimizer.items()})
+    with pytest.raises(CheckpointError, match="second moment\\) holds negative values"):
+        train.resume(out, epochs=3, progress=False, log=quiet)
+
+
+def test_a_model_that_cannot_fit_in_memory_is_refused_before_the_data_are_read():
+    with pytest.raises(ConfigError, match=r"--hidden 100000 with a vocabulary of 4 words needs about .* GiB"):
+        small(hidden=100_000, data="/nonexistent.csv").check()
+    need = train.memory_needed(small(hidden=100), 8000)
+    assert need == (2 * 8000 * 100 + 100 * 100) * 3 * 8
+
+
+def test_an_empty_sentence_is_a_clear_error():
+    from tinygrad_rnn.models import RNNLM
+
+    model = RNNLM(10, 4)
+    with pytest.raises(ValueError, match="RNNLM: x is empty .* a sentence needs at least one token"):
+        model.loss([], [])

@@ -198,8 +198,16 @@ def remove_stale_temporaries(directory: Path) -> list[Path]:
     """Delete temporary files a crashed save left (``.<name>.*.tmp``); returns what was removed."""
     stale = [p for p in Path(directory).glob(".*.tmp") if p.is_file()]
     for p in stale:
-        _remove(p)
+        _remove_quietly(p)
     return stale
+
+
+def _remove_quietly(path: Path) -> None:
+    """Cleaning up is best effort: a file that cannot be removed now is removed by a later save."""
+    try:
+        _remove(path)
+    except OSError:
+        pass
 
 
 def _read_generation(directory: Path, manifest: Path) -> tuple[dict, dict, dict]:
@@ -262,4 +270,4 @@ def _remove_unreferenced(directory: Path) -> None:
             continue
     for p in directory.iterdir():
         if (_GENERATION.match(p.name) or p.name in LEGACY_FILES.values()) and p.name not in keep:
-            _remove(p)
+            _remove_quietly(p)

@@ -69,12 +69,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     threads = None if args.threads == 0 else args.threads
     log = lambda line: print(line, flush=True)  # noqa: E731 - progress lines as they come
     if args.resume is not None:
+        if args.resume.strip() == "":
+            raise CLIError("--resume: an empty path; name the run's directory")
         extra = sorted(set(options) - {"epochs"}) + (["out"] if args.out is not None else [])
         if extra:
             raise CLIError(f"--{extra[0].replace('_', '-')} cannot be changed when resuming; "
                            "--resume takes the configuration from the checkpoint (only --epochs may grow)")
-        if args.resume.strip() == "":
-            raise CLIError("--resume: an empty path; name the run's directory")
         out = Path(args.resume)
         result = train.resume(out, epochs=options.get("epochs"), progress=args.progress, log=log, threads=threads)
     else:

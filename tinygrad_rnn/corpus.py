@@ -9,11 +9,7 @@ data by hashing bytes, not by tokenizing them again.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import html
-import io
-import os
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -21,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from .data import (
     MIN_SENTENCE_TOKENS,
@@ -30,12 +25,12 @@ from .data import (
     DataError,
     Vocabulary,
     builtin_texts,
+    iter_csv_texts,
     split_sentences,
     tokenize,
 )
 
 BUILTIN = "the built-in corpus"
-_MAX_FIELD = 2**31 - 1  # cells of any size (Python's csv refuses those over 128 KiB by default)
 
 
 @dataclass
@@ -48,74 +43,6 @@ class Corpus:
     digest: str          # SHA-256 of the bytes read (of the built-in texts' UTF-8)
     bytes_read: int      # how far into the file reading went
     complete: bool = True  # whether reading went to the end
-
-
-class _HashingReader(io.RawIOBase):
-    """A binary file that hashes and counts what is read through it."""
-
-    def __init__(self, f):
-        self.f, self.sha, self.count = f, hashlib.sha256(), 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        n = self.f.readinto(buffer)
-        if n:
-            self.sha.update(memoryview(buffer)[:n])
-            self.count += n
-        return n
-
-
-def iter_csv_texts(path: str | Path, column: str = "body", progress: bool | None = False,
-                   reader_out: list | None = None) -> Iterator[str]:
-    """The cells of ``column`` (found by name in the header), HTML entities decoded, one row at a time."""
-    path = Path(path)
-    try:
-        raw = open(path, "rb")  # noqa: SIM115 - closed in finally, after the generator is done
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory, expected a CSV file") from None
-    except PermissionError:
-        raise DataError(f"{path}: permission denied") from None
-    hashing = _HashingReader(raw)
-    if reader_out is not None:
-        reader_out.append(hashing)
-    text = io.TextIOWrapper(io.BufferedReader(hashing), encoding="utf-8-sig", newline="")
-    bar = tqdm(total=os.fstat(raw.fileno()).st_size, unit="B", unit_scale=True, leave=False,
-               desc=f"reading {path.name}", disable=(not progress) if progress is not None else None)
-    old_limit = csv.field_size_limit(_MAX_FIELD)
-    try:
-        rows = csv.reader(text)
-        try:
-            header = next(rows, None)
-            if header is None:
-                raise DataError(f"{path}: the file is empty")
-            if column not in header:
-                found = ", ".join(repr(h) for h in header) or "none"
-                raise DataError(f"{path}: no column {column!r} in the header (columns: {found}); "
-                                "name the text column with --column")
-            at = header.index(column)
-            any_row = False
-            for row in rows:
-                any_row = True
-                bar.update(hashing.count - bar.n)
-                if len(row) > at and row[at].strip():
-                    if "\x00" in row[at]:
-                        raise DataError(f"{path}: malformed CSV: it contains NUL bytes, so it is not text")
-                    yield html.unescape(row[at])
-            if not any_row:
-                raise DataError(f"{path}: no rows after the header")
-        except UnicodeDecodeError as e:
-            raise DataError(f"{path}: not UTF-8 text (a bad byte {e.object[e.start:e.start + 1]!r} "
-                            f"within the first {hashing.count:,} bytes)") from None
-        except csv.Error as e:
-            raise DataError(f"{path}: malformed CSV: {e}") from None
-    finally:
-        csv.field_size_limit(old_limit)
-        bar.close()
-        raw.close()
 
 
 def _sentences(texts) -> Iterator[list[str]]:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import importlib
 import inspect
 import io
 import json
+import os
 import re
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 UNKNOWN_TOKEN = "UNKNOWN_TOKEN"
 SENTENCE_START = "SENTENCE_START"
@@ -109,30 +112,86 @@ class Vocabulary:
         return cls([str(w) for w in data["index_to_word"]])
 
 
-def read_csv_texts(path: str | Path) -> list[str]:
-    """The first column of every row after the header, as the tutorial's CSV of comments is laid out."""
+def read_csv_texts(path: str | Path, column: str = "body") -> list[str]:
+    """Every non-empty cell of ``column`` after the header, as the tutorial's CSV of comments holds them."""
+    return list(iter_csv_texts(path, column))
+
+
+_MAX_FIELD = 2**31 - 1  # cells of any size (Python's csv refuses those over 128 KiB by default)
+
+
+class _HashingReader(io.RawIOBase):
+    """A binary file that hashes and counts what is read through it."""
+
+    def __init__(self, f):
+        self.f, self.sha, self.count = f, hashlib.sha256(), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self.f.readinto(buffer)
+        if n:
+            self.sha.update(memoryview(buffer)[:n])
+            self.count += n
+        return n
+
+
+def iter_csv_texts(path: str | Path, column: str = "body", progress: bool | None = False,
+                   reader_out: list | None = None) -> Iterator[str]:
+    """The cells of ``column`` (found by name in the header), HTML entities decoded, one row at a time.
+
+    Streamed: memory does not grow with the file. ``reader_out`` receives the reader that hashes and
+    counts the bytes read (its ``sha`` and ``count``).
+    """
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = open(path, "rb")  # noqa: SIM115 - closed in finally, when the generator is done
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a directory, expected a CSV file") from None
+    except PermissionError:
+        raise DataError(f"{path}: permission denied") from None
+    hashing = _HashingReader(raw)
+    if reader_out is not None:
+        reader_out.append(hashing)
+    text = io.TextIOWrapper(io.BufferedReader(hashing), encoding="utf-8-sig", newline="")
+    bar = tqdm(total=os.fstat(raw.fileno()).st_size, unit="B", unit_scale=True, leave=False,
+               desc=f"reading {path.name}", disable=(not progress) if progress is not None else None)
+    old_limit = csv.field_size_limit(_MAX_FIELD)
     try:
-        text = raw.decode("utf-8-sig")
+        yield from _cells(csv.reader(text), path, column, hashing, bar)
     except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text (byte {e.start}: {raw[e.start:e.start + 1]!r})") from None
-    if not text.strip():
-        raise DataError(f"{path}: the file is empty")
-    if "\x00" in text:
-        raise DataError(f"{path}: malformed CSV: it contains NUL bytes, so it is not text")
-    try:  # not strict: a file cut inside its last quoted cell (a "head" of a dump) still reads
-        rows = list(csv.reader(io.StringIO(text, newline="")))
+        raise DataError(f"{path}: not UTF-8 text (a bad byte {e.object[e.start:e.start + 1]!r} "
+                        f"within the first {hashing.count:,} bytes)") from None
     except csv.Error as e:
         raise DataError(f"{path}: malformed CSV: {e}") from None
-    if len(rows) < 2:
+    finally:
+        csv.field_size_limit(old_limit)
+        bar.close()
+        raw.close()
+
+
+def _cells(rows, path: Path, column: str, hashing: _HashingReader, bar) -> Iterator[str]:
+    header = next(rows, None)
+    if header is None:
+        raise DataError(f"{path}: the file is empty")
+    if column not in header:
+        found = ", ".join(repr(h) for h in header) or "none"
+        raise DataError(f"{path}: no column {column!r} in the header (columns: {found}); "
+                        "name the text column with --column")
+    at = header.index(column)
+    any_row = False
+    for row in rows:
+        any_row = True
+        bar.update(hashing.count - bar.n)
+        if len(row) > at and row[at].strip():
+            if "\x00" in row[at]:
+                raise DataError(f"{path}: malformed CSV: it contains NUL bytes, so it is not text")
+            yield html.unescape(row[at])
+    if not any_row:
         raise DataError(f"{path}: no rows after the header")
-    return [html.unescape(row[0]) for row in rows[1:] if row and row[0].strip()]
 
 
 # Modules whose docstrings make the built-in corpus: pure Python, present in every CPython.

@@ -117,8 +117,8 @@ class RNNLM(Module):
 
     def _ids(self, x, what: str) -> np.ndarray:
         ids = check_ids(x, self.word_dim, "RNNLM")
-        if ids.ndim == 1:
-            return ids[None]
-        if ids.ndim != 2:
+        if ids.ndim not in (1, 2):
             raise ValueError(f"RNNLM: {what} must be ids of shape (T,) or (B, T), got shape {ids.shape}")
-        return ids
+        if ids.size == 0:
+            raise ValueError(f"RNNLM: {what} is empty (shape {ids.shape}); a sentence needs at least one token")
+        return ids[None] if ids.ndim == 1 else ids

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
 
 from .checkpoint import atomic_write
@@ -18,12 +19,7 @@ def plot_losses(directory: str | Path, out: str | Path | None = None) -> Path:
     """Write ``loss.png`` (or ``out``) from the run's ``losses.csv``; return its path."""
     directory = Path(directory)
     path = directory / LOSSES_FILE
-    try:
-        rows = list(csv.DictReader(path.open(encoding="utf-8")))
-    except FileNotFoundError:
-        raise PlotError(f"{path}: not found; is {directory} a training output directory?") from None
-    if not rows:
-        raise PlotError(f"{path}: no evaluated epochs yet")
+    epochs, losses = read_losses(path, directory)
     try:
         import matplotlib
 
@@ -31,9 +27,8 @@ def plot_losses(directory: str | Path, out: str | Path | None = None) -> Path:
         import matplotlib.pyplot as plt
     except ImportError:
         raise PlotError("matplotlib is not installed; install it with: pip install 'tinygrad_rnn[plot]'") from None
-    epochs = [int(r["epoch"]) for r in rows]
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(epochs, [float(r["loss"]) for r in rows], marker="o")
+    ax.plot(epochs, losses, marker="o")
     ax.set_xlabel("epochs trained")
     ax.set_ylabel("loss per token (cross-entropy, nats)")
     ax.set_title(f"training loss: {directory.name}")
@@ -45,3 +40,34 @@ def plot_losses(directory: str | Path, out: str | Path | None = None) -> Path:
     plt.close(fig)
     atomic_write(out, buf.getvalue())
     return out
+
+
+def read_losses(path: Path, directory: Path) -> tuple[list[int], list[float]]:
+    """(epochs, losses) of a ``losses.csv``, every row checked; a bad file is named with its line."""
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            rows = list(csv.reader(f))
+    except FileNotFoundError:
+        raise PlotError(f"{path}: not found; is {directory} a training output directory?") from None
+    except IsADirectoryError:
+        raise PlotError(f"{path}: is a directory, expected the run's losses") from None
+    except UnicodeDecodeError:
+        raise PlotError(f"{path}: not UTF-8 text; it is not a losses file this program wrote") from None
+    except csv.Error as e:
+        raise PlotError(f"{path}: malformed CSV: {e}") from None
+    if not rows or rows[0][:4] != ["epoch", "sentences_seen", "loss", "lr"]:
+        raise PlotError(f"{path}: the header must be epoch,sentences_seen,loss,lr")
+    if len(rows) == 1:
+        raise PlotError(f"{path}: no evaluated epochs yet")
+    epochs, losses = [], []
+    for line, row in enumerate(rows[1:], start=2):
+        try:
+            epoch, loss = int(row[0]), float(row[2])
+        except (ValueError, IndexError):
+            raise PlotError(f"{path}, line {line}: expected an integer epoch and a number for the loss, "
+                            f"got {','.join(row)[:60]!r}") from None
+        if not math.isfinite(loss):
+            raise PlotError(f"{path}, line {line}: the loss is {loss}, not a finite number")
+        epochs.append(epoch)
+        losses.append(loss)
+    return epochs, losses

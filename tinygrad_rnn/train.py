@@ -201,7 +201,7 @@ class Trainer:
             raise data.DataError(f"{config.data or corpus.BUILTIN}: the training data differ from those of the "
                                  f"checkpoint in {directory}")
         batches = -(-len(self.pairs) // config.batch_size)
-        if meta["position"] > batches or (meta["position"] == batches and batches > 0):
+        if meta["position"] > batches:  # (equal: stopped after the epoch's last batch, before its end)
             raise checkpoint.CheckpointError(f"{manifest}: 'position' {meta['position']} is past the epoch's "
                                              f"{batches} batches")
         try:

@@ -17,6 +17,8 @@ def uniform(rng: np.random.Generator, bound: float, shape, dtype) -> np.ndarray:
 def check_ids(ids, size: int, owner: str) -> np.ndarray:
     """Integer ids as an array, each in [0, size); otherwise an IndexError naming the id and the size."""
     ids = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+    if ids.size == 0 and ids.dtype.kind == "f":  # an empty list: no ids, whatever numpy's default dtype
+        ids = ids.astype(np.int64)
     if ids.dtype.kind not in "iu":
         raise TypeError(f"{owner}: token ids must be integers, got dtype {ids.dtype}")
     if ids.size and (ids.min() < 0 or ids.max() >= size):
