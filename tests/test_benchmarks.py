@@ -70,3 +70,8 @@ def test_baselines_train_exactly_like_the_tape(baseline, size):
     other = trained(BUILDERS[baseline](), size)
     for name in ("U", "V", "W"):
         np.testing.assert_allclose(other[name], tape[name], rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_bench_busy_runs():
+    out = run("bench_busy.py", "--repeats", "1", "--sentences", "5")
+    assert "| 1 thread (--threads 1, the default) |" in out and "busy ÷ quiet" in out
