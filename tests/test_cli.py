@@ -104,7 +104,7 @@ def test_train_rejects_bad_options_in_one_line(tmp_path, args, fragment):
 
 def test_bad_checkpoints_end_in_one_line_and_good_ones_survive(tmp_path):
     out = tmp_path / "run"
-    assert run_cli("train", "--data", FIXTURE, "--epochs", "1", "--out", str(out), *SMALL).returncode == 0
+    assert run_cli("train", "--data", FIXTURE, "--epochs", "2", "--out", str(out), *SMALL).returncode == 0
     good = {p.name: p.read_bytes() for p in out.iterdir()}
     files = json.loads(good["checkpoint.json"])["files"]
     previous = json.loads(good["checkpoint.previous.json"])["files"]
@@ -115,7 +115,7 @@ def test_bad_checkpoints_end_in_one_line_and_good_ones_survive(tmp_path):
     assert fallback.returncode == 0 and "using the previous generation" in fallback.stderr
     (out / previous["model"]).write_bytes(good[previous["model"]][:100])
     assert_one_line_error(run_cli("generate", "--checkpoint", str(out)), files["model"], "truncated or corrupted")
-    assert_one_line_error(run_cli("train", "--resume", str(out), "--epochs", "3"), "truncated or corrupted")
+    assert_one_line_error(run_cli("train", "--resume", str(out), "--epochs", "4"), "truncated or corrupted")
     (out / files["model"]).write_bytes(good[files["model"]])
     (out / previous["model"]).write_bytes(good[previous["model"]])
     assert_one_line_error(run_cli("train", "--resume", str(out), "--hidden", "9"), "cannot be changed when resuming")
@@ -219,3 +219,39 @@ def test_a_tiny_temperature_picks_the_likeliest_words(tmp_path):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 2 and lines[0] == lines[1]  # greedy: the same sentence every time
+
+
+def test_plot_never_replaces_something_that_is_not_a_regular_file(tmp_path):
+    pytest.importorskip("matplotlib")
+    import os
+
+    (tmp_path / "losses.csv").write_bytes(b"epoch,sentences_seen,loss,lr\n0,0,8.0,0.1\n1,10,7.0,0.1\n")
+    fifo = tmp_path / "out.png"
+    os.mkfifo(fifo)
+    assert_one_line_error(run_cli("plot", str(tmp_path), "--output", str(fifo)), "not a regular file")
+    assert fifo.is_fifo()
+    target = tmp_path / "real.png"
+    link = tmp_path / "link.png"
+    link.symlink_to(target)
+    assert run_cli("plot", str(tmp_path), "--output", str(link)).returncode == 0
+    assert link.is_symlink() and target.read_bytes()[:4] == b"\x89PNG"  # written through the link
+
+
+def test_plot_of_losses_it_cannot_draw_is_one_line(tmp_path):
+    pytest.importorskip("matplotlib")
+    (tmp_path / "losses.csv").write_bytes(b"epoch,sentences_seen,loss,lr\n0,0,1e308,0.1\n1,10,-1e308,0.1\n")
+    proc = run_cli("plot", str(tmp_path))
+    assert proc.returncode in (0, 2) and "Traceback" not in proc.stderr
+
+
+def test_compare_takes_the_text_column_by_name(tmp_path):
+    path = tmp_path / "two.csv"
+    path.write_text("id,text\n" + "\n".join(f'{i},"Comment number {i} has several plain words."' for i in range(5)))
+    proc = run_cli("compare", "--data", str(path), "--column", "text", "--sentences", "2", "--vocab-size", "30",
+                   "--hidden", "4", "--repeats", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert_one_line_error(run_cli("compare", "--data", str(path), "--sentences", "2"), "no column 'body'")
+
+
+def test_threads_are_bounded():
+    assert_one_line_error(run_cli("train", "--threads", "100000000000000000000"), "argument --threads: must be at most")

@@ -124,3 +124,15 @@ def test_a_changed_corpus_is_refused_but_text_past_an_early_stop_does_not_matter
     shutil.copy(FIXTURE, part)  # the part that was read changed
     with pytest.raises(DataError, match="the file changed since the run started"):
         train.resume(tmp_path / "b", epochs=3, **QUIET)
+
+
+def test_a_lost_token_file_is_written_again_by_the_resumed_run(tmp_path):
+    config = train.TrainConfig(data=str(FIXTURE), vocab_size=60, hidden=8, epochs=1, lr=0.05)
+    train.fit(config, tmp_path / "run", **QUIET)
+    (tmp_path / "run" / train.TOKENS_FILE).write_bytes(b"damaged")
+    train.resume(tmp_path / "run", epochs=2, **QUIET)
+    meta = train.checkpoint.load(tmp_path / "run").meta
+    import hashlib
+
+    written = (tmp_path / "run" / train.TOKENS_FILE).read_bytes()
+    assert hashlib.sha256(written).hexdigest() == meta["data"]["tokens_sha256"]

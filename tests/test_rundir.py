@@ -108,3 +108,56 @@ def test_a_relative_data_path_is_stored_absolute_so_the_run_resumes_anywhere(tmp
     assert meta["config"]["data"] == str(here / "comments.csv")
     elsewhere = run_cli("train", "--resume", str(here / "run"), "--epochs", "2", "--no-progress", cwd=tmp_path)
     assert elsewhere.returncode == 0, elsewhere.stderr
+
+
+def test_a_directory_holding_other_files_is_refused_and_they_are_left_alone(tmp_path):
+    out = tmp_path / "proj"
+    out.mkdir()
+    mine = {"model.npz": b"the user's", "model.7.npz": b"also theirs", ".notes.tmp": b"theirs too"}
+    for name, content in mine.items():
+        (out / name).write_bytes(content)
+    proc = run_cli("train", "--data", FIXTURE, "--epochs", "1", "--out", str(out), *SMALL)
+    assert proc.returncode == 2 and "is not empty" in proc.stderr.strip().splitlines()[-1]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == mine
+
+
+def test_two_runs_started_together_into_a_new_directory_one_wins_and_nothing_of_it_is_lost(tmp_path):
+    out = tmp_path / "fresh"
+    start = time.time() + 1.0
+    code = ("import sys, time\nfrom tinygrad_rnn import train\n"
+            f"time.sleep(max(0, {start} - time.time()))\n"
+            "try:\n"
+            f"    r = train.fit(train.TrainConfig(data={FIXTURE!r}, vocab_size=60, hidden=8, epochs=200), sys.argv[1],"
+            " progress=False, log=lambda l: None)\n"
+            "    print('won', r.exit_code)\n"
+            "except OSError as e:\n    print('lost', e)\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    results = sorted(o[0].split()[0] for o in outputs)
+    assert results == ["lost", "won"], outputs
+    assert train.checkpoint.load(out).meta["epoch"] == 200  # the winner's run is whole
+
+
+def test_default_output_directories_of_runs_started_in_the_same_second_differ(tmp_path):
+    first = rundir.new_directory(tmp_path / "runs" / "rnnlm-x")
+    second = rundir.new_directory(tmp_path / "runs" / "rnnlm-x")
+    assert first != second and first.is_dir() and second.name == "rnnlm-x-2"
+
+
+def test_a_removed_lock_stops_the_run_before_it_writes(tmp_path):
+    trainer = train.Trainer(train.TrainConfig(data=FIXTURE, vocab_size=60, hidden=8, epochs=2), tmp_path,
+                            progress=False, log=lambda line: None)
+    with RunLock(tmp_path) as lock:
+        trainer.lock = lock
+        (tmp_path / ".lock").unlink()  # by hand, while the run holds it
+        with pytest.raises(RunDirError, match="removed or replaced while this run held it"):
+            trainer.save()
+    assert not train.checkpoint.exists(tmp_path)
+
+
+def test_a_pipe_as_data_is_refused_not_read_forever(tmp_path):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    proc = run_cli("train", "--data", str(fifo), "--out", str(tmp_path / "o"), *SMALL, timeout=60)
+    assert proc.returncode == 2 and "not a regular file" in proc.stderr.strip().splitlines()[-1]

@@ -101,3 +101,42 @@ def test_a_stop_request_outside_the_main_thread_is_a_plain_flag():
     assert seen and seen[0] is not stop._handler
     stop.request(signal.SIGTERM)
     assert stop.is_set() and stop.exit_code == 143 and stop.name == "SIGTERM"
+
+
+def test_a_stop_while_the_data_are_read_leaves_nothing_behind(tmp_path, monkeypatch):
+    from tinygrad_rnn import corpus
+
+    real_load = corpus.load
+
+    def load_then_sigterm(*args, **kwargs):
+        kwargs["stop"].request(signal.SIGTERM)  # arrives while reading
+        kwargs["stop"].check()
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(corpus, "load", lambda *a, **k: load_then_sigterm(*a, **dict(k, stop=a[7] if len(a) > 7
+                                                                                    else k.get("stop"))))
+    result = train.fit(train.TrainConfig(**CONFIG), tmp_path / "run", progress=False, log=quiet)
+    assert result.interrupted and result.exit_code == 143 and result.model is None
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_ignored_signal_stays_ignored(tmp_path):
+    """A run under nohup (SIGHUP ignored) is not stopped by a closed terminal."""
+    code = ("import signal, os, sys\nsignal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+            "from tinygrad_rnn.stopping import StopRequest\nstop = StopRequest()\n"
+            "with stop.installed():\n    os.kill(os.getpid(), signal.SIGHUP)\n    print(stop.is_set())\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "False", proc.stderr
+
+
+def test_a_smaller_lr_on_resume_rescues_a_diverging_run(tmp_path):
+    out = tmp_path / "run"
+    config = dict(data=FIXTURE, vocab_size=60, hidden=8, max_sentences=3)
+    good = train.fit(train.TrainConfig(epochs=2, lr=0.05, **config), out, progress=False, log=quiet)
+    bad = train.resume(out, epochs=20, lr=3.0, progress=False, log=quiet)  # a running loss under the limit at
+    assert bad.exit_code == train.EXIT_DIVERGED  # first, then the evaluation catches it: nothing is saved
+    kept = checkpoint.load(out)
+    assert kept.meta["epoch"] == 2 and kept.meta["lr"] == 0.05
+    np.testing.assert_array_equal(kept.model["U"], good.model.U.data)
+    rescued = train.resume(out, epochs=4, lr=0.02, progress=False, log=quiet)
+    assert rescued.exit_code == 0 and rescued.history[-1]["epoch"] == 4

@@ -101,7 +101,7 @@ def test_an_existing_checkpoint_is_never_overwritten_by_a_new_run(tmp_path):
 
 
 def test_a_damaged_generation_falls_back_to_the_previous_one_and_two_are_refused(tmp_path):
-    train.fit(small(epochs=1), tmp_path / "run", progress=False, log=quiet)
+    train.fit(small(epochs=2), tmp_path / "run", progress=False, log=quiet)  # saves after each: two generations
     latest = current(tmp_path / "run")["model"]
     good = latest.read_bytes()
     latest.write_bytes(good[: len(good) // 2])

@@ -16,6 +16,7 @@ or an error at each of them.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -64,14 +65,24 @@ def _umask() -> int:
 def atomic_write(path: Path, data: bytes) -> None:
     """Write bytes to ``path`` through a temporary file in the same directory and an atomic rename.
 
-    The file gets the permissions the user's umask gives a new file. On any failure the temporary
-    file is removed and the old ``path``, if any, is untouched.
+    A symbolic link is written through (its target is replaced); anything at ``path`` that is not a
+    regular file — a device, a pipe, a directory — is refused, never replaced. The file gets the
+    permissions the user's umask gives a new file. On any failure the temporary file is removed and
+    the old ``path``, if any, is untouched; the error names ``path``.
     """
     path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
+    if path.exists() and not path.is_file():
+        raise IsADirectoryError(errno.EISDIR, "exists and is not a regular file; refusing to replace it", str(path)) \
+            if path.is_dir() else OSError(errno.EEXIST, "exists and is not a regular file; refusing to replace it",
+                                          str(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except FileNotFoundError:
         raise FileNotFoundError(f"{path.parent}/: no such directory") from None
+    except OSError as e:
+        raise type(e)(e.errno, e.strerror or str(e), str(path)) from None
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -114,9 +125,13 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 def read_npz(path: Path, expected_sha256: str | None = None) -> dict[str, np.ndarray]:
     """Arrays of an .npz, loaded with ``allow_pickle=False``, checked against the recorded hash."""
     try:
+        if path.exists() and not path.is_file():
+            raise CheckpointError(f"{path}: not a regular file")
         raw = path.read_bytes()
     except FileNotFoundError:
         raise CheckpointError(f"{path}: missing") from None
+    except OSError as e:
+        raise CheckpointError(f"{path}: unreadable ({e.strerror})") from None
     if expected_sha256 is not None and hashlib.sha256(raw).hexdigest() != expected_sha256:
         raise CheckpointError(f"{path}: does not match its manifest (truncated or corrupted)")
     try:
@@ -134,6 +149,7 @@ class Loaded:
     model: dict[str, np.ndarray]
     optimizer: dict[str, np.ndarray]
     generation: int
+    files: dict[str, Path] = field(default_factory=dict)  # where the model and optimizer arrays were read
     warnings: list[str] = field(default_factory=list)
 
 
@@ -187,16 +203,21 @@ def load(directory: Path) -> Loaded:
         except CheckpointError as e:
             problems.append(str(e))
             continue
-        return Loaded(meta, model, optimizer, int(meta.get("generation", 0)),
+        files = {k: directory / name for k, name in _files_of(meta, path)[0].items()}
+        return Loaded(meta, model, optimizer, _generation_of(meta) or 0, files,
                       [f"{p}; using the previous generation" for p in problems])
     if problems:
         raise CheckpointError(problems[0])
     raise CheckpointError(f"{directory}: not a checkpoint directory ({META_FILE} not found)")
 
 
+_OWN_TEMPORARY = re.compile(r"^\.(?:(?:model|optimizer)\.\d+\.npz|checkpoint\.json|checkpoint\.previous\.json"
+                            r"|losses\.csv|tokens\.npz)\..+\.tmp$")
+
+
 def remove_stale_temporaries(directory: Path) -> list[Path]:
-    """Delete temporary files a crashed save left (``.<name>.*.tmp``); returns what was removed."""
-    stale = [p for p in Path(directory).glob(".*.tmp") if p.is_file()]
+    """Delete temporary files a crashed save left (``.<one of our files>.*.tmp``, nothing else)."""
+    stale = [p for p in Path(directory).iterdir() if _OWN_TEMPORARY.match(p.name) and p.is_file()]
     for p in stale:
         _remove_quietly(p)
     return stale
@@ -211,16 +232,36 @@ def _remove_quietly(path: Path) -> None:
 
 
 def _read_generation(directory: Path, manifest: Path) -> tuple[dict, dict, dict]:
-    try:
-        meta = json.loads(manifest.read_text("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{manifest}: corrupted ({e})") from None
+    meta = _read_manifest(manifest)
     if not isinstance(meta, dict) or meta.get("format") not in (1, FORMAT_VERSION):
         raise CheckpointError(f"{manifest}: not a checkpoint manifest of format 1 or {FORMAT_VERSION}")
+    if meta["format"] != 1 and _generation_of(meta) is None:
+        raise CheckpointError(f"{manifest}: 'generation' must be an integer >= 1")
     files, hashes = _files_of(meta, manifest)
     model = read_npz(directory / files["model"], hashes["model"])
     optimizer = read_npz(directory / files["optimizer"], hashes["optimizer"])
     return meta, model, optimizer
+
+
+def _read_manifest(manifest: Path):
+    """A manifest's JSON; only a regular file is read (a pipe would block, a device would be wrong)."""
+    if not manifest.is_file():
+        raise CheckpointError(f"{manifest}: not a regular file")
+    try:
+        return json.loads(manifest.read_text("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:  # ValueError: bad JSON, or an integer of thousands of digits
+        raise CheckpointError(f"{manifest}: corrupted ({str(e)[:100]})") from None
+    except OSError as e:
+        raise CheckpointError(f"{manifest}: unreadable ({e.strerror})") from None
+
+
+_MAX_GENERATION = 10**9
+
+
+def _generation_of(meta) -> int | None:
+    """A manifest's generation number, if it is a sane one."""
+    g = meta.get("generation", 0) if isinstance(meta, dict) else None
+    return g if isinstance(g, int) and not isinstance(g, bool) and 0 <= g < _MAX_GENERATION else None
 
 
 def _files_of(meta: dict, manifest: Path) -> tuple[dict, dict]:
@@ -238,11 +279,10 @@ def _files_of(meta: dict, manifest: Path) -> tuple[dict, dict]:
 def _intact_manifest(path: Path) -> bytes | None:
     """A manifest's bytes if it and the files it names are intact, else None."""
     try:
-        raw = path.read_bytes()
         _read_generation(path.parent, path)
+        return path.read_bytes()
     except (OSError, CheckpointError, KeyError):
         return None
-    return raw
 
 
 def _generations_on_disk(directory: Path) -> list[int]:
@@ -253,10 +293,12 @@ def _generations_on_disk(directory: Path) -> list[int]:
             found.append(int(m.group(1)))
     for name in (META_FILE, PREVIOUS_FILE):  # a manifest may name a generation whose files are gone
         try:
-            found.append(int(json.loads((directory / name).read_text("utf-8")).get("generation", 0)))
-        except (OSError, ValueError, TypeError, AttributeError):
-            pass
-    return found
+            g = _generation_of(_read_manifest(directory / name))
+        except CheckpointError:
+            continue
+        if g is not None:
+            found.append(g)
+    return [g for g in found if g < _MAX_GENERATION]
 
 
 def _remove_unreferenced(directory: Path) -> None:
@@ -264,9 +306,9 @@ def _remove_unreferenced(directory: Path) -> None:
     keep = set()
     for name in (META_FILE, PREVIOUS_FILE):
         try:
-            meta = json.loads((directory / name).read_text("utf-8"))
+            meta = _read_manifest(directory / name)
             keep.update(_files_of(meta, directory / name)[0].values())
-        except (OSError, ValueError, KeyError, TypeError, CheckpointError):
+        except (KeyError, TypeError, AttributeError, CheckpointError):
             continue
     for p in directory.iterdir():
         if (_GENERATION.match(p.name) or p.name in LEGACY_FILES.values()) and p.name not in keep:

@@ -62,39 +62,51 @@ def cmd_train(args: argparse.Namespace) -> int:
     import shlex
     import time
 
-    from . import train
+    from . import rundir, train
 
     options = {f.name: getattr(args, f.name) for f in dataclasses.fields(train.TrainConfig)
                if getattr(args, f.name, None) is not None}
     threads = None if args.threads == 0 else args.threads
-    log = lambda line: print(line, flush=True)  # noqa: E731 - progress lines as they come
+    log = lambda line: _say(line)  # noqa: E731 - progress lines as they come
     if args.resume is not None:
         if args.resume.strip() == "":
             raise CLIError("--resume: an empty path; name the run's directory")
-        extra = sorted(set(options) - {"epochs"}) + (["out"] if args.out is not None else [])
+        extra = sorted(set(options) - {"epochs", "lr"}) + (["out"] if args.out is not None else [])
         if extra:
             raise CLIError(f"--{extra[0].replace('_', '-')} cannot be changed when resuming; "
-                           "--resume takes the configuration from the checkpoint (only --epochs may grow)")
+                           "--resume takes the configuration from the checkpoint (only --epochs and --lr may change)")
         out = Path(args.resume)
-        result = train.resume(out, epochs=options.get("epochs"), progress=args.progress, log=log, threads=threads)
+        result = train.resume(out, epochs=options.get("epochs"), progress=args.progress, log=log, threads=threads,
+                              lr=options.get("lr"))
     else:
-        out = Path(args.out) if args.out is not None else Path("runs") / time.strftime("rnnlm-%Y%m%d-%H%M%S")
         if args.out is not None and args.out.strip() == "":
             raise CLIError("--out: an empty path; name a directory")
-        print(f"writing checkpoints to {out}", flush=True)
+        out = Path(args.out) if args.out is not None else \
+            rundir.new_directory(Path("runs") / time.strftime("rnnlm-%Y%m%d-%H%M%S"))
+        _say(f"writing checkpoints to {out}")
         result = train.fit(train.TrainConfig(**options), out, progress=args.progress, log=log, threads=threads)
     resume_hint = f"tinygrad-rnn train --resume {shlex.quote(str(out))}"
+    saved = train.checkpoint.exists(out)
     if result.diverged:
-        last = "the last good checkpoint is kept" if train.checkpoint.exists(out) else "nothing was saved"
-        print(f"tinygrad-rnn train: error: training diverged: {result.diverged}; {last} in {out}; "
-              "try a smaller --lr or --clip", file=sys.stderr)
+        last = "the last good checkpoint is kept" if saved else "nothing was saved"
+        _say(f"tinygrad-rnn train: error: training diverged: {result.diverged}; {last} in {out}; "
+             f"try a smaller --lr (also with --resume) or --clip", error=True)
         return result.exit_code
     if result.interrupted:
-        print(f"stopped by {_signal_name(result.exit_code)}: checkpoint saved in {out}; resume with: {resume_hint}",
-              file=sys.stderr)
+        how = f"stopped by {_signal_name(result.exit_code)}"
+        _say(f"{how}: checkpoint saved in {out}; resume with: {resume_hint}" if saved else
+             f"{how} before the first checkpoint: nothing was saved", error=True)
         return result.exit_code
-    print(f"done: checkpoint in {out}")
+    _say(f"done: checkpoint in {out}")
     return 0
+
+
+def _say(line: str, error: bool = False) -> None:
+    """Print a line; a terminal that has gone away (a closed SSH session) does not change the outcome."""
+    try:
+        print(line, file=sys.stderr if error else sys.stdout, flush=True)
+    except OSError:
+        pass
 
 
 def _signal_name(exit_code: int) -> str:
@@ -126,7 +138,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from . import data
     from .compare import PARAMETERS, compare
 
-    sentences = data.load_corpus(args.data)
+    sentences = data.load_corpus(args.data, args.column)
     vocab = data.Vocabulary.build(sentences, args.vocab_size)
     pairs = data.encode_sentences(sentences[: args.sentences], vocab)
     c = compare(pairs, len(vocab), args.hidden, args.bptt_truncate, args.seed, args.repeats)
@@ -174,7 +186,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _int_at_least(low: int):
+def _int_at_least(low: int, high: int | None = None):
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -182,6 +194,8 @@ def _int_at_least(low: int):
             raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
         if value < low:
             raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high}, got {value}")
         return value
     return parse
 
@@ -218,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="count the vocabulary over the first N sentences or all (default: the training ones)")
     p.add_argument("--hidden", type=positive, help="hidden units (default 100)")
     p.add_argument("--epochs", type=count, help="epochs in all (default 10; with --resume, may extend the run)")
-    p.add_argument("--lr", type=_positive_float, help="learning rate (default 0.005)")
+    p.add_argument("--lr", type=_positive_float, help="learning rate (default 0.005; with --resume, replaces it)")
     p.add_argument("--batch-size", type=positive, help="sentences per step, padded (default 1: the tutorial's SGD)")
     p.add_argument("--bptt-truncate", type=_truncate, metavar="K|full", help="BPTT truncation (default 4)")
     p.add_argument("--optimizer", choices=["sgd", "adam"], help="default sgd")
@@ -230,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shuffle", action="store_true", default=None, help="shuffle the sentences every epoch")
     p.add_argument("--out", metavar="DIR", help="output directory (default runs/rnnlm-<date>-<time>)")
     p.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR")
-    p.add_argument("--threads", type=count, default=1, metavar="N",
+    p.add_argument("--threads", type=_int_at_least(0, 1024), default=1, metavar="N",
                    help="BLAS threads (default 1: the matrices are small, and a busy machine makes more slower; "
                         "0 leaves the BLAS library's default)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
@@ -248,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="the tape RNN beside the hand-written gate version: gradients and speed")
     p.add_argument("--data", metavar="CSV", help="comments in the tutorial's CSV format (default: built-in corpus)")
+    p.add_argument("--column", default="body", metavar="NAME", help="the CSV's text column (default body)")
     p.add_argument("--sentences", type=positive, default=5, metavar="N",
                    help="compare on the first N sentences (default 5)")
     p.add_argument("--vocab-size", type=_int_at_least(4), default=8000, help="largest vocabulary (default 8000)")

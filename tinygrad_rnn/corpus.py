@@ -55,12 +55,13 @@ def _sentences(texts) -> Iterator[list[str]]:
 
 def load(path: str | Path | None, vocab_size: int, max_sentences: int | None = None,
          vocab_sentences: int | str | None = None, column: str = "body", progress: bool | None = False,
-         log: Callable[[str], None] | None = None) -> Corpus:
+         log: Callable[[str], None] | None = None, stop=None) -> Corpus:
     """Stream a corpus into training pairs.
 
     ``max_sentences``: train on the first N sentences, and stop reading there. ``vocab_sentences``:
     the vocabulary's words are counted over the first N sentences, or over ``"all"`` of them
-    (reading on to the end); None counts over the training sentences.
+    (reading on to the end); None counts over the training sentences. ``stop`` (a
+    ``StopRequest``) is checked as reading goes: a stop while reading raises ``Stopped``.
     """
     hashing: list = []
     if path is None:
@@ -69,6 +70,8 @@ def load(path: str | Path | None, vocab_size: int, max_sentences: int | None = N
         source = BUILTIN
     else:
         path = Path(path).absolute()
+        if path.exists() and not path.is_file() and not path.is_dir():
+            raise DataError(f"{path}: not a regular file (a pipe or a device); give a CSV file")
         if log is not None and path.is_file():
             log(f"reading {path.name} ({path.stat().st_size / 2**20:,.1f} MiB)")
         texts = iter_csv_texts(path, column, progress, hashing)
@@ -87,6 +90,8 @@ def load(path: str | Path | None, vocab_size: int, max_sentences: int | None = N
             flat.extend([provisional.setdefault(w, len(provisional)) for w in tokens])
             offsets.append(len(flat))
         read += 1
+        if stop is not None and read % 1000 == 0:
+            stop.check()
         if stop_at is not None and read >= stop_at:
             complete = False
             break

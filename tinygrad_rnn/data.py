@@ -145,6 +145,8 @@ def iter_csv_texts(path: str | Path, column: str = "body", progress: bool | None
     counts the bytes read (its ``sha`` and ``count``).
     """
     path = Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise DataError(f"{path}: not a regular file (a pipe or a device); give a CSV file")
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed in finally, when the generator is done
     except FileNotFoundError:
@@ -246,9 +248,9 @@ def _prose(doc: str) -> str:
     return "\n\n".join(keep)
 
 
-def load_corpus(path: str | Path | None) -> list[list[str]]:
+def load_corpus(path: str | Path | None, column: str = "body") -> list[list[str]]:
     """Tokenized sentences from a CSV in the tutorial's format, or from the built-in corpus when path is None."""
-    texts = builtin_texts() if path is None else read_csv_texts(path)
+    texts = builtin_texts() if path is None else read_csv_texts(path, column)
     sentences = text_to_sentences(texts)
     if not sentences:
         where = "the built-in corpus" if path is None else str(path)

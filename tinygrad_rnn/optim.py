@@ -142,7 +142,8 @@ class Adam(Optimizer):
 
     def _check(self, state) -> None:
         t = np.asarray(state["t"])
-        if t.dtype.kind not in "iu" and not (t.dtype.kind == "f" and float(t) == int(t)) or int(t) < 0:
+        whole = t.dtype.kind in "iu" or (t.dtype.kind == "f" and np.isfinite(t) and float(t) == np.floor(t))
+        if not whole or not 0 <= float(t) < 2**62:
             raise ValueError(f"Adam: state 't' (the step count) must be an integer >= 0, got {t}")
         for key, v in state.items():
             if key.startswith("v.") and (np.asarray(v) < 0).any():

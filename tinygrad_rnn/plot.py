@@ -28,6 +28,15 @@ def plot_losses(directory: str | Path, out: str | Path | None = None) -> Path:
     except ImportError:
         raise PlotError("matplotlib is not installed; install it with: pip install 'tinygrad_rnn[plot]'") from None
     fig, ax = plt.subplots(figsize=(6, 4))
+    try:
+        return _draw(plt, fig, ax, epochs, losses, directory, out)
+    except (ValueError, OverflowError) as e:  # values matplotlib cannot lay out (±1e308, say)
+        raise PlotError(f"{path}: cannot plot these losses ({str(e)[:80]})") from None
+    finally:
+        plt.close(fig)
+
+
+def _draw(plt, fig, ax, epochs, losses, directory: Path, out) -> Path:
     ax.plot(epochs, losses, marker="o")
     ax.set_xlabel("epochs trained")
     ax.set_ylabel("loss per token (cross-entropy, nats)")
@@ -37,13 +46,14 @@ def plot_losses(directory: str | Path, out: str | Path | None = None) -> Path:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
     atomic_write(out, buf.getvalue())
     return out
 
 
 def read_losses(path: Path, directory: Path) -> tuple[list[int], list[float]]:
     """(epochs, losses) of a ``losses.csv``, every row checked; a bad file is named with its line."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise PlotError(f"{path}: not a regular file (a pipe or a device)")
     try:
         with path.open(encoding="utf-8", newline="") as f:
             rows = list(csv.reader(f))

@@ -15,21 +15,54 @@ class RunDirError(OSError):
     """The output directory cannot be used (not creatable, not writable, held by another run)."""
 
 
-def prepare(path: str | Path) -> Path:
-    """Create ``path`` if needed and prove it writable, before data are read or a model is built."""
+def prepare(path: str | Path) -> tuple[Path, bool]:
+    """Create ``path`` if needed and prove it writable, before data are read or a model is built.
+
+    Returns the path and whether this call created it (then a run that fails before its first
+    checkpoint may remove it again).
+    """
     if str(path).strip() == "":
         raise RunDirError("--out: an empty path; name a directory")
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise RunDirError(f"{path}: exists and is not a directory")
+    created = False
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir()
+            created = True
+        except FileExistsError:
+            if not path.is_dir():
+                raise RunDirError(f"{path}: exists and is not a directory") from None
         fd, probe = tempfile.mkstemp(prefix=".write-test.", suffix=".tmp", dir=path)
         os.close(fd)
         os.unlink(probe)
+    except RunDirError:
+        raise
     except OSError as e:
         raise RunDirError(f"{path}: cannot write there ({_reason(e)})") from None
-    return path
+    return path, created
+
+
+def new_directory(base: str | Path) -> Path:
+    """A directory that did not exist, named ``base`` or ``base-2``, ``base-3``, …: runs started in the
+    same second get their own."""
+    base = Path(base)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for k in range(1, 10_000):
+        candidate = base if k == 1 else base.with_name(f"{base.name}-{k}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise RunDirError(f"{base}: too many runs of that name")
+
+
+def foreign_entries(path: Path) -> list[str]:
+    """What a directory holds besides a run's lock: a new run refuses to write among other files."""
+    return sorted(p.name for p in Path(path).iterdir() if p.name != LOCK_FILE)
 
 
 def _reason(e: OSError) -> str:
@@ -77,14 +110,36 @@ class RunLock:
         self.fd = fd
         return self
 
-    def __exit__(self, *exc) -> bool:
-        if self.fd is not None:
-            import fcntl
+    def verify(self) -> None:
+        """Raise if ``.lock`` was removed or replaced while this run held it: another process may
+        then be writing here too, so the run stops before it writes."""
+        try:
+            same = os.stat(self.path).st_ino == os.fstat(self.fd).st_ino
+        except OSError:
+            same = False
+        if not same:
+            raise RunDirError(f"{self.path}: removed or replaced while this run held it; stopping before writing, "
+                              "as another process may be writing here")
 
+    def release(self, remove: bool = False) -> None:
+        """Let go; with ``remove``, delete the lock file first (a run that leaves nothing behind)."""
+        if self.fd is None:
+            return
+        import fcntl
+
+        if remove:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+        else:
             os.ftruncate(self.fd, 0)
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+        self.fd = None
+
+    def __exit__(self, *exc) -> bool:
+        self.release()
         return False
 
 

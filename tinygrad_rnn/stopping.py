@@ -16,6 +16,10 @@ POLITE = tuple(s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIG
                            getattr(signal, "SIGHUP", None)) if s is not None)
 
 
+class Stopped(Exception):
+    """A polite stop arrived before a run had anything to save (while it was reading its data)."""
+
+
 class StopRequest:
     """Set by the first polite signal (or by code: ``request()``); read by the training loop."""
 
@@ -27,6 +31,11 @@ class StopRequest:
 
     def is_set(self) -> bool:
         return self.event.is_set()
+
+    def check(self) -> None:
+        """Raise ``Stopped`` if a stop was requested: for work that has nothing to save yet."""
+        if self.event.is_set():
+            raise Stopped(self.name)
 
     def request(self, signum: int = signal.SIGINT) -> None:
         if not self.event.is_set():
@@ -67,7 +76,8 @@ class StopRequest:
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
-        previous = {s: signal.signal(s, self._handler) for s in POLITE}
+        # a signal the caller ignores (nohup, a background job) stays ignored
+        previous = {s: signal.signal(s, self._handler) for s in POLITE if signal.getsignal(s) is not signal.SIG_IGN}
         try:
             yield self
         finally:

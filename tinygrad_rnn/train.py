@@ -21,7 +21,7 @@ from . import checkpoint, corpus, data, rundir, train_meta
 from .grad_mode import no_grad
 from .models import RNNLM
 from .optim import SGD, Adam, HalveOnIncrease, Optimizer, clip_grad_norm_
-from .stopping import StopRequest
+from .stopping import Stopped, StopRequest
 
 LOSSES_FILE = "losses.csv"
 TOKENS_FILE = "tokens.npz"
@@ -99,8 +99,8 @@ def available_memory() -> int | None:
 
 @dataclass
 class TrainResult:
-    model: RNNLM
-    vocab: data.Vocabulary
+    model: RNNLM | None              # None when the run stopped before it had built one
+    vocab: data.Vocabulary | None
     history: list[dict] = field(default_factory=list)
     interrupted: bool = False
     out_dir: Path | None = None
@@ -132,11 +132,14 @@ class Trainer:
     """One run's state; ``run()`` trains to ``config.epochs``, saving after every epoch and on a polite stop."""
 
     def __init__(self, config: TrainConfig, out_dir: Path | None = None, progress: bool | None = None,
-                 log: Callable[[str], None] = print, threads: int | None = 1, data_: corpus.Corpus | None = None):
+                 log: Callable[[str], None] = print, threads: int | None = 1, data_: corpus.Corpus | None = None,
+                 stop: StopRequest | None = None):
         config.check()
         self.config, self.out_dir, self.progress, self.log, self.threads = config, out_dir, progress, log, threads
+        self.stop = stop or StopRequest()
+        self.lock: rundir.RunLock | None = None  # set by fit/resume: checked before every write
         self.corpus = data_ or corpus.load(config.data, config.vocab_size, config.max_sentences,
-                                           config.vocab_sentences, config.column, progress, log)
+                                           config.vocab_sentences, config.column, progress, log, self.stop)
         self.vocab, self.pairs = self.corpus.vocab, self.corpus.pairs
         config.check_memory(len(self.vocab))
         self.model = RNNLM(len(self.vocab), config.hidden, config.bptt_truncate,
@@ -148,7 +151,6 @@ class Trainer:
         self.epoch, self.position, self.evaluated_epoch = 0, 0, -1
         self.history: list[dict] = []
         self.sentences_seen = 0
-        self.stop = StopRequest()
         self.tokens_sha256: str | None = None
 
     # --- checkpoints -------------------------------------------------------------------
@@ -156,6 +158,8 @@ class Trainer:
         """Publish a new checkpoint generation — only of finite weights, never interrupted halfway."""
         if self.out_dir is None:
             return
+        if self.lock is not None:
+            self.lock.verify()
         for name, p in self.model.named_parameters():
             if not np.isfinite(p.data).all():
                 raise Diverged(f"{name} holds NaN or inf")
@@ -179,13 +183,17 @@ class Trainer:
         raw = checkpoint.npz_bytes({"ids": self.pairs.ids, "offsets": self.pairs.offsets})
         self.tokens_sha256 = hashlib.sha256(raw).hexdigest()
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.lock is not None:
+            self.lock.verify()
         with self.stop.saving():
             checkpoint.atomic_write(self.out_dir / TOKENS_FILE, raw)
 
     @classmethod
     def resume(cls, directory: Path, epochs: int | None = None, progress: bool | None = None,
-               log: Callable[[str], None] = print, threads: int | None = 1) -> Trainer:
-        """Rebuild a run from its checkpoint; ``epochs`` may extend it."""
+               log: Callable[[str], None] = print, threads: int | None = 1, lr: float | None = None,
+               stop: StopRequest | None = None) -> Trainer:
+        """Rebuild a run from its checkpoint; ``epochs`` may extend it, ``lr`` replace the learning rate
+        (after a divergence, say: the run then no longer matches an uninterrupted one)."""
         loaded = checkpoint.load(directory)
         for warning in loaded.warnings:
             log(f"warning: {warning}")
@@ -196,7 +204,10 @@ class Trainer:
             if epochs < meta["epoch"]:
                 raise ConfigError(f"--epochs {epochs} is fewer than the {meta['epoch']} epochs already done")
             config.epochs = epochs
-        self = cls(config, Path(directory), progress, log, threads, _resume_corpus(config, meta, Path(directory)))
+        if lr is not None:
+            config.lr = lr
+        data_, from_tokens = _resume_corpus(config, meta, Path(directory))
+        self = cls(config, Path(directory), progress, log, threads, data_, stop)
         if self.vocab.index_to_word != meta["vocabulary"]:
             raise data.DataError(f"{config.data or corpus.BUILTIN}: the training data differ from those of the "
                                  f"checkpoint in {directory}")
@@ -204,13 +215,14 @@ class Trainer:
         if meta["position"] > batches:  # (equal: stopped after the epoch's last batch, before its end)
             raise checkpoint.CheckpointError(f"{manifest}: 'position' {meta['position']} is past the epoch's "
                                              f"{batches} batches")
+        _finite(loaded.model, loaded.files["model"], "weight")
         try:
-            self.model.load_state_dict(_finite(loaded.model, manifest, "weight"))
+            self.model.load_state_dict(loaded.model)
             self.optimizer.load_state_dict(loaded.optimizer)
         except (KeyError, ValueError) as e:
             raise checkpoint.CheckpointError(f"{directory}: {e}") from None
-        self.tokens_sha256 = meta.get("data", {}).get("tokens_sha256") if isinstance(meta.get("data"), dict) else None
-        self.optimizer.lr = float(meta["lr"])
+        self.tokens_sha256 = meta["data"]["tokens_sha256"] if from_tokens else None  # else written anew
+        self.optimizer.lr = float(meta["lr"]) if lr is None else lr
         self.history = list(meta["loss_history"])
         self.schedule.history = [h["loss"] for h in self.history]
         self.epoch, self.position = int(meta["epoch"]), int(meta["position"])
@@ -269,18 +281,26 @@ class Trainer:
                      f"lr {self.optimizer.lr:g}{note}")
 
     def run(self) -> TrainResult:
-        """Train to ``config.epochs``. A polite stop ends after the current batch and saves; nothing is lost."""
+        """Train to ``config.epochs``. A polite stop ends after the current batch and saves; nothing is lost.
+
+        An epoch's weights are saved after the loss they give was checked (the evaluation at the start
+        of the next epoch, or the epoch's running loss): a diverged model is never saved.
+        """
         from threadpoolctl import threadpool_limits
 
         with self.stop.installed(), threadpool_limits(limits=self.threads, user_api="blas"):
             try:
                 if self.out_dir is not None and self.tokens_sha256 is None:
                     self.save_tokens()
+                unsaved = False
                 while self.epoch < self.config.epochs and not self.stop.is_set():
                     self.maybe_evaluate()
                     if self.stop.is_set():
                         break
+                    if unsaved:
+                        self.save()
                     self._run_epoch()
+                    unsaved = True
                 if not self.stop.is_set():
                     self.maybe_evaluate()  # the loss after the last epoch
                 self.save()
@@ -296,7 +316,7 @@ class Trainer:
     def _run_epoch(self) -> None:
         self.rng.bit_generator.state = self.epoch_rng_state
         batches = self.batches()
-        lengths = self.pairs.lengths() if hasattr(self.pairs, "lengths") else np.array([len(y) for _, y in self.pairs])
+        lengths = self.pairs.lengths()
         total = int(sum(lengths[b].sum() for b in batches))
         done = int(sum(lengths[b].sum() for b in batches[: self.position]))
         bar = tqdm(total=total, initial=done, unit="tok", unit_scale=True, leave=False,
@@ -316,17 +336,19 @@ class Trainer:
                 bar.set_postfix(loss=f"{loss_sum / tokens:.3f}", refresh=False)
                 if self.stop.is_set():
                     return
+        if tokens and loss_sum / tokens > limit:
+            raise Diverged(f"the running loss is {loss_sum / tokens:.4g} per token (limit {limit:.3g})")
         elapsed = time.perf_counter() - start
         self.log(f"  trained epoch {self.epoch + 1}: {tokens:,} tokens in {elapsed:.1f} s "
                  f"({tokens / max(elapsed, 1e-9):,.0f} tokens/s), running loss {loss_sum / max(tokens, 1):.4f}")
         self.epoch, self.position = self.epoch + 1, 0
         self.epoch_rng_state = self.rng.bit_generator.state
-        self.save()
 
 
-def _resume_corpus(config: TrainConfig, meta: dict, directory: Path) -> corpus.Corpus:
+def _resume_corpus(config: TrainConfig, meta: dict, directory: Path) -> tuple[corpus.Corpus, bool]:
     """The run's training data again: checked against the recorded digest from the raw bytes, then
-    taken from the run's token file (no tokenizing), or rebuilt from the corpus if that is gone."""
+    taken from the run's token file (no tokenizing; True), or rebuilt from the corpus if that is
+    gone or damaged (False)."""
     recorded = meta.get("data") if isinstance(meta.get("data"), dict) else None
     if recorded is None:  # format 1: a digest of the encoded pairs, so the corpus is read again
         rebuilt = corpus.load(config.data, config.vocab_size, config.max_sentences, config.vocab_sentences,
@@ -334,7 +356,7 @@ def _resume_corpus(config: TrainConfig, meta: dict, directory: Path) -> corpus.C
         if _legacy_digest(rebuilt.pairs) != meta.get("data_sha256"):
             raise data.DataError(f"{config.data or corpus.BUILTIN}: the training data differ from those of the "
                                  f"checkpoint in {directory}")
-        return rebuilt
+        return rebuilt, False
     source = config.data or corpus.BUILTIN
     if config.data is not None:
         size = int(recorded.get("bytes", 0))
@@ -352,12 +374,12 @@ def _resume_corpus(config: TrainConfig, meta: dict, directory: Path) -> corpus.C
                               config.column)
         if rebuilt.digest != recorded.get("sha256"):
             raise data.DataError(f"{source}: the training data differ from those of the checkpoint in {directory}")
-        return rebuilt
+        return rebuilt, False
     vocab = data.Vocabulary(meta["vocabulary"])
     if pairs.ids.size and (pairs.ids.min() < 0 or pairs.ids.max() >= len(vocab)):
         raise checkpoint.CheckpointError(f"{directory / TOKENS_FILE}: ids out of the vocabulary's range")
     return corpus.Corpus(vocab, pairs, recorded.get("source", source), recorded["sha256"], int(recorded["bytes"]),
-                         bool(recorded.get("complete")))
+                         bool(recorded.get("complete"))), True
 
 
 def _legacy_digest(pairs) -> str:
@@ -367,54 +389,97 @@ def _legacy_digest(pairs) -> str:
     return h.hexdigest()
 
 
-def _finite(arrays: dict, manifest: Path, what: str) -> dict:
+def _finite(arrays: dict, path: Path, what: str) -> None:
     for name, a in arrays.items():
         if a.dtype.kind == "f" and not np.isfinite(a).all():
-            raise checkpoint.CheckpointError(f"{manifest}: {what} {name!r} holds NaN or inf")
-    return arrays
+            raise checkpoint.CheckpointError(f"{path}: {what} {name!r} holds NaN or inf")
 
 
 def fit(config: TrainConfig | None = None, out_dir: str | Path | None = None, progress: bool | None = None,
         log: Callable[[str], None] = print, threads: int | None = 1) -> TrainResult:
-    """Train an RNNLM from scratch. With ``out_dir``, checkpoints go there (it must not hold one yet).
-
-    The directory is checked (creatable, writable) and locked before the data are read.
-    """
+    """Train an RNNLM from scratch. With ``out_dir``, checkpoints go there: a new or empty directory,
+    checked (creatable, writable) and locked before the data are read. A run that ends before its
+    first checkpoint (an error, a stop, a divergence) leaves nothing behind."""
     config = config or TrainConfig()
     if config.data is not None:  # absolute, so the run resumes from any directory
         config = dataclasses.replace(config, data=str(Path(config.data).absolute()))
     config.check()
-    if out_dir is None:
-        return Trainer(config, None, progress, log, threads).run()
-    created = not Path(out_dir).exists() if str(out_dir).strip() else False
-    out = rundir.prepare(out_dir)
-    try:
-        with rundir.RunLock(out) as lock:
-            _note_takeover(lock, log)
-            if checkpoint.exists(out):
-                raise ConfigError(f"{out} already holds a checkpoint; resume it with --resume {out} "
-                                  "or choose another --out")
-            checkpoint.remove_stale_temporaries(out)
-            return Trainer(config, out, progress, log, threads).run()
-    except Exception:
-        if created and {p.name for p in out.iterdir()} <= {rundir.LOCK_FILE, TOKENS_FILE}:
-            for p in out.iterdir():  # a run that failed before its first checkpoint leaves nothing behind
-                p.unlink()
-            out.rmdir()
-        raise
+    stop = StopRequest()
+    with stop.installed():
+        if out_dir is None:
+            return _run_or_stopped(lambda: Trainer(config, None, progress, log, threads, stop=stop), stop)
+        out, created = rundir.prepare(out_dir)
+        try:
+            lock = rundir.RunLock(out).__enter__()
+        except BaseException:
+            if created:
+                _remove_if_empty(out)
+            raise
+        try:
+            try:
+                _note_takeover(lock, log)
+                if checkpoint.exists(out):
+                    raise ConfigError(f"{out} already holds a checkpoint; resume it with --resume {out} "
+                                      "or choose another --out")
+                others = rundir.foreign_entries(out)
+                if others:
+                    raise ConfigError(f"{out} is not empty (it holds {', '.join(others[:3])}"
+                                      f"{', …' if len(others) > 3 else ''}); train into a new or empty directory")
+                result = _run_or_stopped(lambda: _locked(Trainer(config, out, progress, log, threads, stop=stop),
+                                                         lock), stop)
+            except BaseException:
+                if not checkpoint.exists(out):
+                    _leave_nothing(out, lock, created)
+                raise
+            if not checkpoint.exists(out):
+                _leave_nothing(out, lock, created)
+            return result
+        finally:
+            lock.release()
 
 
 def resume(directory: str | Path, epochs: int | None = None, progress: bool | None = None,
-           log: Callable[[str], None] = print, threads: int | None = 1) -> TrainResult:
+           log: Callable[[str], None] = print, threads: int | None = 1, lr: float | None = None) -> TrainResult:
     """Continue the run saved in ``directory`` exactly where it stopped, writing into the same directory."""
     directory = Path(directory)
     if not directory.is_dir():
         raise checkpoint.CheckpointError(f"{directory}: no such directory" if not directory.exists()
                                          else f"{directory}: not a directory")
-    with rundir.RunLock(rundir.prepare(directory)) as lock:
+    stop = StopRequest()
+    with stop.installed(), rundir.RunLock(rundir.prepare(directory)[0]) as lock:
         _note_takeover(lock, log)
         checkpoint.remove_stale_temporaries(directory)
-        return Trainer.resume(directory, epochs, progress, log, threads).run()
+        return _run_or_stopped(
+            lambda: _locked(Trainer.resume(directory, epochs, progress, log, threads, lr, stop), lock), stop)
+
+
+def _locked(trainer: Trainer, lock: rundir.RunLock) -> Trainer:
+    trainer.lock = lock
+    return trainer
+
+
+def _run_or_stopped(make: Callable[[], Trainer], stop: StopRequest) -> TrainResult:
+    """Build the trainer and run it; a stop while it was still reading its data is a stopped result."""
+    try:
+        trainer = make()
+    except Stopped:
+        return TrainResult(None, None, interrupted=True, exit_code=stop.exit_code)
+    return trainer.run()
+
+
+def _leave_nothing(out: Path, lock: rundir.RunLock, created: bool) -> None:
+    """Undo a run that ended before its first checkpoint: its token file, its lock, its directory."""
+    (out / TOKENS_FILE).unlink(missing_ok=True)
+    lock.release(remove=True)
+    if created:
+        _remove_if_empty(out)
+
+
+def _remove_if_empty(out: Path) -> None:
+    try:
+        out.rmdir()  # only if empty: another run may have just come in
+    except OSError:
+        pass
 
 
 def _note_takeover(lock: rundir.RunLock, log: Callable[[str], None]) -> None:
@@ -432,8 +497,9 @@ def load_model(directory: str | Path, log: Callable[[str], None] | None = None) 
     cfg = train_meta.check(loaded.meta, manifest)
     vocab = data.Vocabulary(loaded.meta["vocabulary"])
     model = RNNLM(len(vocab), cfg["hidden"], cfg["bptt_truncate"], dtype=np.dtype(cfg["dtype"]))
+    _finite(loaded.model, loaded.files["model"], "weight")
     try:
-        model.load_state_dict(_finite(loaded.model, manifest, "weight"))
+        model.load_state_dict(loaded.model)
     except (KeyError, ValueError) as e:
         raise checkpoint.CheckpointError(f"{directory}: {e}") from None
     return model, vocab, loaded.meta

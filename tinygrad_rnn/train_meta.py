@@ -18,18 +18,37 @@ from .checkpoint import CheckpointError
 _MARKERS = ("SENTENCE_START", "SENTENCE_END", "UNKNOWN_TOKEN")
 
 
+_BIG = 2**62  # any count or seed a run can have fits in an int64, with room
+
+
 def _is_int(v) -> bool:
-    return isinstance(v, Integral) and not isinstance(v, bool)
+    return isinstance(v, Integral) and not isinstance(v, bool) and -_BIG < v < _BIG
 
 
 def _is_real(v) -> bool:
-    return isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(float(v))
+    if not isinstance(v, Real) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _is_text(v) -> bool:
+    """A string that can be written back as UTF-8 (no lone surrogates)."""
+    if not isinstance(v, str):
+        return False
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # One entry per TrainConfig field: the JSON value's check and what the message calls it.
 CONFIG_SCHEMA = {
-    "data": (lambda v: v is None or isinstance(v, str), "null or a path"),
-    "column": (lambda v: isinstance(v, str) and v != "", "a column name"),
+    "data": (lambda v: v is None or (_is_text(v) and v != ""), "null or a path"),
+    "column": (lambda v: _is_text(v) and v != "", "a column name"),
     "vocab_size": (lambda v: _is_int(v) and v >= 4, "an integer >= 4"),
     "vocab_sentences": (lambda v: v is None or v == "all" or (_is_int(v) and v >= 1), "null, 'all' or an integer >= 1"),
     "hidden": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
@@ -68,7 +87,7 @@ def check(meta: dict, manifest: Path) -> dict:
         if not ok(config[name]):
             raise bad(f"config.{name}", rule, config[name])
     vocab = meta.get("vocabulary")
-    if not (isinstance(vocab, list) and all(isinstance(w, str) for w in vocab) and len(set(vocab)) == len(vocab)
+    if not (isinstance(vocab, list) and all(_is_text(w) for w in vocab) and len(set(vocab)) == len(vocab)
             and all(m in vocab for m in _MARKERS) and 4 <= len(vocab) <= config["vocab_size"]):
         raise bad("'vocabulary'", f"a list of unique words holding {', '.join(_MARKERS)}, "
                   f"at most config.vocab_size ({config['vocab_size']}) long")
@@ -83,6 +102,8 @@ def check(meta: dict, manifest: Path) -> dict:
             raise bad(f"'{name}'", rule, meta.get(name))
     _check_history(meta.get("loss_history"), bad)
     _check_rng_state(meta.get("epoch_rng_state"), bad)
+    if meta.get("format") != 1:
+        _check_data(meta.get("data"), bad)
     return config
 
 
@@ -98,6 +119,22 @@ def _check_rng_state(state, bad) -> None:
     try:
         if not isinstance(state, dict) or state.get("bit_generator") != "PCG64":
             raise ValueError
+        inner = state.get("state")
+        if not (isinstance(inner, dict) and all(_in_range(inner.get(k), 2**128) for k in ("state", "inc"))
+                and all(_in_range(state.get(k), 2**32) for k in ("has_uint32", "uinteger"))):
+            raise ValueError
         np.random.default_rng().bit_generator.state = state
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, OverflowError):
         raise bad("'epoch_rng_state'", "a PCG64 state as numpy writes it") from None
+
+
+def _in_range(v, end: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < end
+
+
+def _check_data(data, bad) -> None:
+    ok = (isinstance(data, dict) and _is_text(data.get("source")) and _is_text(data.get("sha256"))
+          and _is_int(data.get("bytes")) and data["bytes"] >= 0 and isinstance(data.get("complete"), bool)
+          and (data.get("tokens_sha256") is None or _is_text(data.get("tokens_sha256"))))
+    if not ok:
+        raise bad("'data'", "{source, sha256, bytes, complete, tokens_sha256} as a run writes them")
