@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from . import checkpoint, corpus, data, rundir, train_meta
@@ -286,8 +287,6 @@ class Trainer:
         An epoch's weights are saved after the loss they give was checked (the evaluation at the start
         of the next epoch, or the epoch's running loss): a diverged model is never saved.
         """
-        from threadpoolctl import threadpool_limits
-
         with self.stop.installed(), threadpool_limits(limits=self.threads, user_api="blas"):
             try:
                 if self.out_dir is not None and self.tokens_sha256 is None:
