@@ -12,23 +12,13 @@ from __future__ import annotations
 import hashlib
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .data import (
-    MIN_SENTENCE_TOKENS,
-    SENTENCE_END,
-    SENTENCE_START,
-    DataError,
-    Vocabulary,
-    builtin_texts,
-    iter_csv_texts,
-    split_sentences,
-    tokenize,
-)
+from .data import DataError, Vocabulary, builtin_texts, iter_csv_texts, iter_sentences
 
 BUILTIN = "the built-in corpus"
 
@@ -43,14 +33,6 @@ class Corpus:
     digest: str          # SHA-256 of the bytes read (of the built-in texts' UTF-8)
     bytes_read: int      # how far into the file reading went
     complete: bool = True  # whether reading went to the end
-
-
-def _sentences(texts) -> Iterator[list[str]]:
-    for text in texts:
-        for sentence in split_sentences(text):
-            tokens = tokenize(sentence)
-            if len(tokens) >= MIN_SENTENCE_TOKENS:
-                yield [SENTENCE_START, *tokens, SENTENCE_END]
 
 
 def load(path: str | Path | None, vocab_size: int, max_sentences: int | None = None,
@@ -82,7 +64,7 @@ def load(path: str | Path | None, vocab_size: int, max_sentences: int | None = N
     counts: Counter = Counter()
     flat, offsets = array("i"), array("q", [0])  # the kept sentences' ids, end to end: 4 bytes a token
     read, complete = 0, True
-    sentences = _sentences(texts)
+    sentences = iter_sentences(texts)
     for tokens in sentences:
         if vocab_limit is None or read < vocab_limit:
             counts.update(tokens)

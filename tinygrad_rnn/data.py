@@ -50,15 +50,19 @@ def tokenize(sentence: str) -> list[str]:
     return _TOKEN.findall(sentence.lower().replace("’", "'"))
 
 
-def text_to_sentences(texts: Iterable[str]) -> list[list[str]]:
-    """Tokenized sentences wrapped in SENTENCE_START … SENTENCE_END; those of 3 tokens or fewer dropped."""
-    out = []
+def iter_sentences(texts: Iterable[str]) -> Iterator[list[str]]:
+    """Tokenized sentences wrapped in SENTENCE_START … SENTENCE_END, one at a time; those of 3 tokens or
+    fewer dropped."""
     for text in texts:
         for sentence in split_sentences(text):
             tokens = tokenize(sentence)
             if len(tokens) >= MIN_SENTENCE_TOKENS:
-                out.append([SENTENCE_START, *tokens, SENTENCE_END])
-    return out
+                yield [SENTENCE_START, *tokens, SENTENCE_END]
+
+
+def text_to_sentences(texts: Iterable[str]) -> list[list[str]]:
+    """All of ``iter_sentences(texts)``."""
+    return list(iter_sentences(texts))
 
 
 class Vocabulary:

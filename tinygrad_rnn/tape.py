@@ -215,7 +215,8 @@ def _recorded_vjp(node: Node, g: Tensor):
     for i in wrt:
         stand_ins[i] = inputs[i].reshape(inputs[i].shape)
     out = fn.composite(*stand_ins)
-    parts = _gradients_of([out], [g], [stand_ins[i] for i in wrt], True, True, True, stop_at_inputs=True)
+    parts = _gradients_of([out], [g], [stand_ins[i] for i in wrt], retain=True, graph_mode=True,
+                          allow_unused=True, stop_at_inputs=True)
     grads = [None] * len(node.edges)
     for i, gi in zip(wrt, parts):
         grads[i] = gi
