@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -13,25 +15,7 @@ from tinygrad_rnn import REGISTRY, Tensor, gradcheck, gradgradcheck, ops
 from tinygrad_rnn.testing import CASES, MODEL_CASES, check_case
 from tinygrad_rnn.testing.strategies import axis_args, broadcastable, inputs_for, seeds, shapes
 
-TESTED: set[str] = set()
-
-
-def covers(*names):
-    """Mark a property test as the gradient sweep for these primitives."""
-    TESTED.update(names)
-    return lambda f: f
-
-
-def check(fn, inputs, reference=None, second_order=True):
-    """Forward against a numpy reference, then first and second derivatives against finite differences."""
-    if reference is not None:
-        out = fn(*inputs)
-        np.testing.assert_allclose(out.data, reference(*[x.data for x in inputs]), rtol=1e-12, atol=1e-12)
-        assert out.dtype == np.float64
-    assert gradcheck(fn, inputs)
-    if second_order:
-        assert gradgradcheck(fn, inputs)
-
+from sweep import OP_TEST_MODULES, TESTED, check, covers, domains
 
 UNARY = {
     "neg": (lambda x: -x, np.negative),
@@ -52,12 +36,6 @@ BINARY = {
     "div": (lambda a, b: a / b, np.divide),
     "pow": (lambda a, b: a ** b, np.power),
 }
-
-
-def domains(name: str, n: int) -> list[str]:
-    """The primitive's registered input domains (its hint for where gradients are well defined)."""
-    hint = list(REGISTRY[name].domains[:n])
-    return hint + ["any"] * (n - len(hint))
 
 
 @covers(*UNARY)
@@ -296,6 +274,8 @@ def test_linear_cross_entropy_equals_linear_then_cross_entropy(lead, n_in, class
 
 
 def test_every_registered_primitive_has_a_property_test():
+    for module in OP_TEST_MODULES:  # each marks what it covers when imported
+        importlib.import_module(module)
     assert TESTED == set(REGISTRY), f"untested: {set(REGISTRY) - TESTED}; unknown: {TESTED - set(REGISTRY)}"
 
 

@@ -121,3 +121,18 @@ def linear_cross_entropy(x, w, targets, reduction: str = "mean", ignore_index: i
     """``cross_entropy(linear(x, w), targets, ...)`` as one primitive: an output layer and its loss
     with one (N, classes) array instead of two."""
     return ops.LinearCrossEntropy.apply(x, w, targets, reduction=reduction, ignore_index=ignore_index)
+
+
+# --- elementwise math (ops/math_ops.py) --------------------------------------------------
+
+
+# --- activations (ops/activations.py) ----------------------------------------------------
+
+
+# --- more reductions and linear algebra (ops/reduce.py, ops/linalg.py) -------------------
+
+
+# --- more movement (ops/movement.py) -----------------------------------------------------
+
+
+# --- losses ------------------------------------------------------------------------------

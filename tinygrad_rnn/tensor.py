@@ -351,6 +351,10 @@ class Tensor:
     def log_softmax(self, axis: int = -1):
         return _P["log_softmax"].apply(self, axis=axis)
 
+    # --- elementwise math (ops/math_ops.py) ----------------------------------------------
+
+    # --- activations (ops/activations.py) ----------------------------------------------
+
     # --- reductions --------------------------------------------------------------------
     def sum(self, axis=None, keepdims: bool = False):
         return _P["sum"].apply(self, axis=axis, keepdims=keepdims)
@@ -367,6 +371,8 @@ class Tensor:
     def min(self, axis=None, keepdims: bool = False):
         """Minimum; where several elements tie, the gradient is split evenly between them."""
         return _P["min"].apply(self, axis=axis, keepdims=keepdims)
+
+    # --- more reductions and linear algebra (ops/reduce.py, ops/linalg.py) --------------
 
     # --- movement ----------------------------------------------------------------------
     def reshape(self, *shape):
@@ -399,6 +405,8 @@ class Tensor:
 
     def __getitem__(self, index):
         return _P["getitem"].apply(self, index=_raw_index(index))
+
+    # --- more movement (ops/movement.py) -------------------------------------------------
 
 
 def increment_version(*tensors: Tensor) -> None:
