@@ -178,6 +178,11 @@ class Function:
                 arrays.append(a)
             edges.append(None)
             needs.append(False)
+        if cls.broadcasting and len(arrays) > 1:  # the last two inputs are the operands (where: cond, x, y)
+            x, y = arrays[-2], arrays[-1]
+            if (x.dtype is not y.dtype) if type(x) is np.ndarray and type(y) is np.ndarray else \
+                    isinstance(x, np.generic) or isinstance(y, np.generic):
+                arrays = _scalars_follow(arrays)
         fn = cls.__new__(cls)
         fn.needs_input_grad = needs
         fn.saved = ()
@@ -223,6 +228,22 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
+
+
+def _scalars_follow(arrays: list) -> list:
+    """PyTorch's promotion rule, which numpy 2 lacks: a 0-d float array or numpy float scalar does not
+    widen a float array of one or more dimensions (``float32 * Tensor(2.0)`` stays float32)."""
+    dtype = None
+    scalar = False
+    for a in arrays:
+        if isinstance(a, np.generic) or type(a) is np.ndarray and not a.ndim:
+            scalar = True
+        elif type(a) is np.ndarray and a.dtype.kind == "f":
+            dtype = a.dtype if dtype is None or dtype == a.dtype else np.promote_types(dtype, a.dtype)
+    if not scalar or dtype is None:
+        return arrays
+    return [a.astype(dtype) if (isinstance(a, np.generic) or type(a) is np.ndarray and not a.ndim)
+            and a.dtype.kind == "f" and a.dtype != dtype else a for a in arrays]
 
 
 def _shared_counter(out: np.ndarray, args) -> list | None:

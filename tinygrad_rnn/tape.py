@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import grad_mode, gradients
+from . import grad_mode, gradients, hooks
 from .function import Node
 from .gradients import Deferred
 from .shapes import ShapeError, unbroadcast
@@ -26,7 +26,7 @@ def backward(tensor: Tensor, grad=None, retain_graph: bool = False, create_graph
             "create its inputs with requires_grad=True"
         )
     seed = _seed(tensor, grad, create_graph, "backward")
-    leaves, _, foreign = _run([tensor], [seed], retain_graph or create_graph, create_graph, ())
+    leaves, _, foreign = _run([tensor], [seed], retain_graph or create_graph, create_graph, (), retain_grads=True)
     results = [g.data if isinstance(g, Tensor) else g for _, g, _ in leaves.values()]
     copy_all = create_graph or not grad_mode.fast  # a recorded gradient's array is saved by its graph
     for (leaf, _, _), g in zip(leaves.values(), gradients.settle(results, foreign, copy_all)):
@@ -102,12 +102,15 @@ def _seed(tensor: Tensor, grad, create_graph: bool, op: str):
     return Tensor(seed) if create_graph else seed
 
 
-def _run(roots, seeds, retain: bool, graph_mode: bool, targets, stop_at_targets: bool = False):
+def _run(roots, seeds, retain: bool, graph_mode: bool, targets, stop_at_targets: bool = False,
+         retain_grads: bool = False):
     """Process nodes newest first (a valid reverse topological order for a dynamic tape).
 
     Returns the leaves' gradients ({id: [leaf, gradient, owned]}), the gradients of ``targets``
     (nodes) and the ids of arrays that user-defined VJPs returned. An entry's ``owned`` flag says
     the pass made its value itself (by summing), so later contributions may be added in place.
+    Hooks run on a node's gradient once all of it has arrived, and on a leaf's at the end; with
+    ``retain_grads`` (``backward``, not ``grad``) tensors that asked for it get their ``.grad``.
     """
     pending: dict[Node, list] = {}
     leaves: dict[int, list] = {}
@@ -116,6 +119,7 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets, stop_at_targets:
     heap: list = []
     push, pop = heapq.heappush, heapq.heappop
     fast = grad_mode.fast
+    hooked = hooks.active()
 
     def deliver(edge, g, source) -> None:
         """Add gradient ``g`` (from node ``source``, None for a seed) to what ``edge`` has received."""
@@ -154,6 +158,8 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets, stop_at_targets:
         while heap:
             node = pop(heap)[1]
             g = pending.pop(node)[0]
+            if hooked and hooks.wanted(node):
+                g = hooks.run(node, gradients.densify(g), graph_mode, retain_grads)
             if node in targets:
                 captured[node] = g
                 if stop_at_targets:
@@ -194,6 +200,10 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets, stop_at_targets:
                     deliver(edge, gi, node)
             if not retain:
                 node.edges = node.saved = None  # memory falls during the pass
+        if hooked:
+            for entry in leaves.values():
+                if hooks.wanted(entry[0]):
+                    entry[1] = hooks.run(entry[0], gradients.densify(entry[1]), graph_mode, False)
     return leaves, captured, foreign
 
 

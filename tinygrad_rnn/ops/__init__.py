@@ -1,5 +1,6 @@
 """The built-in primitives; importing this package registers every one of them."""
 
+from .activations import Elu, Gelu, Hardtanh, LeakyRelu, Logsigmoid, Selu, Silu, Softplus, Softsign
 from .elementwise import (
     Abs,
     Add,
@@ -19,10 +20,51 @@ from .elementwise import (
     Tanh,
     Where,
 )
+from .linalg import DiagEmbed, Diagonal, Einsum, Trace, Tril, Triu
 from .losses import CrossEntropy, LinearCrossEntropy
+from .math_ops import (
+    Atan,
+    Atan2,
+    Ceil,
+    Cos,
+    Cosh,
+    Erf,
+    Expm1,
+    Floor,
+    Log1p,
+    Log2,
+    Log10,
+    Maximum,
+    Minimum,
+    Reciprocal,
+    Remainder,
+    Round,
+    Rsqrt,
+    Sign,
+    Sin,
+    Sinh,
+    Tan,
+    Trunc,
+)
 from .matmul import Linear, MatMul
-from .movement import BroadcastTo, Cat, GetItem, Reshape, ScatterAdd, Stack, Transpose
-from .reduce import Max, Min, Sum
+from .movement import (
+    BroadcastTo,
+    Cat,
+    Flip,
+    Gather,
+    GetItem,
+    Pad,
+    PadAdjoint,
+    RepeatInterleave,
+    Reshape,
+    Roll,
+    ScatterAdd,
+    ScatterAddDim,
+    Stack,
+    Tile,
+    Transpose,
+)
+from .reduce import Cumprod, Cumsum, LogSumExp, Max, Mean, Min, Norm, Prod, Sum, Var
 from .softmax import LogSoftmax, Softmax
 
 __all__ = [
@@ -30,3 +72,9 @@ __all__ = [
     "LinearCrossEntropy", "Log", "LogSoftmax", "MatMul", "Max", "Min", "Mul", "Neg", "Pow", "PowScalar", "Relu",
     "Reshape", "ScatterAdd", "Sigmoid", "Softmax", "Sqrt", "Stack", "Sub", "Sum", "Tanh", "Transpose", "Where",
 ]
+__all__ += ["Flip", "Gather", "Pad", "PadAdjoint", "RepeatInterleave", "Roll", "ScatterAddDim", "Tile"]
+__all__ += ["Cumprod", "Cumsum", "DiagEmbed", "Diagonal", "Einsum", "LogSumExp", "Mean", "Norm", "Prod", "Trace",
+            "Tril", "Triu", "Var"]
+__all__ += ["Atan", "Atan2", "Ceil", "Cos", "Cosh", "Erf", "Expm1", "Floor", "Log1p", "Log2", "Log10", "Maximum",
+            "Minimum", "Reciprocal", "Remainder", "Round", "Rsqrt", "Sign", "Sin", "Sinh", "Tan", "Trunc"]
+__all__ += ["Elu", "Gelu", "Hardtanh", "LeakyRelu", "Logsigmoid", "Selu", "Silu", "Softplus", "Softsign"]

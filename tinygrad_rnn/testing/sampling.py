@@ -18,6 +18,8 @@ DOMAINS = {
     "kink0": "magnitude in [0.3, 2], either sign (away from a kink at 0)",
     "distinct": "well-separated values, no ties (for max and min)",
     "clip": "at least 0.2 away from -1 and 1 (for clip(x, -1, 1))",
+    "halfpi": "uniform in [-1.2, 1.2] (inside tan's poles at ±π/2)",
+    "offgrid": "at least 0.1 away from every multiple of 0.5 (the jumps of floor, ceil, round, trunc)",
 }
 
 
@@ -36,6 +38,10 @@ def sample(domain: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.
         bands = rng.integers(0, 3, shape)
         lows, mids, highs = rng.uniform(-2, -1.2, shape), rng.uniform(-0.8, 0.8, shape), rng.uniform(1.2, 2, shape)
         return np.choose(bands, [lows, mids, highs])
+    if domain == "halfpi":
+        return rng.uniform(-1.2, 1.2, shape)
+    if domain == "offgrid":  # in [-1.9, 1.9]
+        return rng.integers(-4, 4, shape) * 0.5 + rng.uniform(0.1, 0.4, shape)
     return rng.uniform(-2.0, 2.0, shape)
 
 
