@@ -116,8 +116,8 @@ class Function:
     name = "function"
     # Per-input value domains for the gradient sweep (see ``testing.sample``): "any", "positive",
     # "nonzero", "kink0" (away from a kink at zero), "distinct" (no ties), "clip" (away from the
-    # bounds), "targets" (integer class ids: not sampled, the case gives them). Only tests and the
-    # CLI read this.
+    # bounds), "halfpi" (inside tan's poles), "offgrid" (away from the jumps of floor and round);
+    # ``testing.DOMAINS`` says each. Only tests and the CLI read this.
     domains: tuple[str, ...] = ()
     # True if backward takes a deferred gradient (``gradients.Deferred``) as it is; otherwise the
     # tape makes it dense first.
