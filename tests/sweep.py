@@ -11,7 +11,8 @@ import numpy as np
 from tinygrad_rnn import REGISTRY, gradcheck, gradgradcheck
 
 TESTED: set[str] = set()
-OP_TEST_MODULES = ("test_ops", "test_math_ops", "test_activations", "test_reductions", "test_movement")
+OP_TEST_MODULES = ("test_ops", "test_math_ops", "test_activations", "test_reductions", "test_movement",
+                   "test_losses")
 
 
 def covers(*names):

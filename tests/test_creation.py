@@ -101,3 +101,13 @@ def test_random_tensors_take_dtype_and_requires_grad():
         tg.rand(2, dtype=np.int64)
     with pytest.raises(TypeError, match="generator must be a numpy.random.Generator"):
         tg.rand(2, generator=np.random.RandomState(0))
+
+
+def test_randint_takes_pytorchs_high_and_size_form():
+    tg.manual_seed(3)
+    a = tg.randint(10, (3,))
+    tg.manual_seed(3)
+    b = tg.randint(0, 10, size=(3,))
+    assert a.shape == (3,) and np.array_equal(a.data, b.data)
+    with pytest.raises(TypeError, match="randint: got a size"):
+        tg.randint(10, (3,), size=(2,))

@@ -35,7 +35,8 @@ from tinygrad_rnn.optim import SGD, Adam
 SHAPES = {"E": (6, 3), "W": (8, 3), "b": (8,), "R": (6, 6), "h0": (6,), "V": (12, 6), "c": (3,)}
 USES_X = {"linear_buffer", "cross_entropy"}  # the graphs that save the buffer x itself
 FORWARDS = ["lookup", "lookup_transposed", "linear_many", "linear_buffer", "rnn_h0", "broadcast",
-            "shared_add", "leaf_plus_lookup", "cross_entropy", "linear_cross_entropy", "leaf_output"]
+            "shared_add", "leaf_plus_lookup", "cross_entropy", "linear_cross_entropy", "leaf_output",
+            "gather", "chunk", "unbind", "take_along_axis", "hooked_lookup"]
 COVERAGE: Counter = Counter()
 
 
@@ -89,6 +90,20 @@ class World:
         if kind == "linear_cross_entropy":
             h = F.linear(self.x @ self.proj, R, activation="tanh")
             return F.linear_cross_entropy(h, V, np.array([4, 11]), reduction="sum")
+        if kind == "gather":  # a deferred scatter from gather's VJP
+            return (E.gather(0, np.array([[1, 0, 2], [1, 1, 0]])) * 2.0).sum()
+        if kind == "chunk":  # the pieces' gradients meet as one deferred scatter
+            top, bottom = W.chunk(2, dim=0)
+            return (top * bottom).sum() + top.sum()
+        if kind == "unbind":
+            rows = E.unbind(0)
+            return (rows[1] * rows[4] + rows[1]).sum()
+        if kind == "take_along_axis":
+            return F.take_along_axis(R, np.array([[0], [5], [5], [1], [2], [0]]), -1).sum()
+        if kind == "hooked_lookup":  # a hook sees (and replaces) a gradient that travels deferred
+            h = E[self.ids]
+            h.register_hook(lambda g: g * 2.0)
+            return (h * h).sum()
         return (h0 * 1.0).sum() + h0.sum()  # "leaf_output": a leaf delivered twice
 
 

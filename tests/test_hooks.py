@@ -193,3 +193,20 @@ def test_float32_promotion_matches_pytorch():
         ours = fn(Tensor(x), Tensor(s)).dtype
         theirs = fn(torch.from_numpy(x), torch.from_numpy(s)).dtype
         assert str(ours) == str(theirs).replace("torch.", "")
+
+
+def test_retain_grad_is_filled_by_grad_too_as_in_pytorch():
+    x = _leaf([1.0, 2.0])
+    y = x * 2
+    y.retain_grad()
+    tg.grad((y * 3).sum(), [x])
+    np.testing.assert_array_equal(y.grad, [3.0, 3.0])
+
+
+def test_numpy_scalars_act_as_python_numbers():
+    x = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    zero_d = Tensor(np.float32(1.0))
+    for out in (x ** np.float64(2), x * np.float64(2), zero_d * np.float64(2), x.var(correction=np.float64(1)),
+                x.std(correction=np.float64(0)), x.leaky_relu(np.float64(0.1)), x.clip(np.float64(0), np.float64(1)),
+                tg.functional.cross_entropy(x[None], np.array([0]), label_smoothing=np.float64(0.1))):
+        assert out.dtype == np.float32

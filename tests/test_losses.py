@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 
 import tinygrad_rnn.functional as F
 from tinygrad_rnn import ShapeError, Tensor, gradcheck, gradgradcheck
-from tinygrad_rnn.testing.strategies import seeds, shapes
+from tinygrad_rnn.testing.strategies import broadcastable, seeds, shapes
+
+from sweep import covers
 
 REDUCTIONS = ["mean", "sum", "none"]
 
@@ -126,10 +128,12 @@ def test_cross_entropy_with_class_probabilities(problem, reduction, smoothing):
     _check(fn, [Tensor(x, requires_grad=True), Tensor(p, requires_grad=True)], want)
 
 
-@given(shape=shapes(), seed=seeds, reduction=st.sampled_from(REDUCTIONS), weighted=st.booleans())
-def test_binary_cross_entropy_on_probabilities(shape, seed, reduction, weighted):
+@covers("binary_cross_entropy")
+@given(pair=broadcastable(2), seed=seeds, reduction=st.sampled_from(REDUCTIONS), weighted=st.booleans())
+def test_binary_cross_entropy_on_probabilities(pair, seed, reduction, weighted):
     rng = np.random.default_rng(seed)
-    p, y = rng.uniform(0.05, 0.95, shape), rng.uniform(0, 1, shape)
+    shape = np.broadcast_shapes(*pair)
+    p, y = rng.uniform(0.05, 0.95, shape), rng.uniform(0, 1, pair[1])
     w = rng.uniform(0.5, 2, shape) if weighted else None
     want = ref_bce(p, y, w, reduction)
     _check(lambda a, b: F.binary_cross_entropy(a, b, w, reduction=reduction),
@@ -175,11 +179,23 @@ def test_binary_cross_entropy_with_logits_is_exact_at_extreme_logits():
 
 
 def test_binary_cross_entropy_clamps_its_logs_at_minus_100():
-    p = Tensor(np.array([0.0, 1.0, 0.5]), requires_grad=True)
-    loss = F.binary_cross_entropy(p, np.array([1.0, 0.0, 1.0]), reduction="none")
-    np.testing.assert_allclose(loss.data, [100.0, 100.0, np.log(2)])
+    p = Tensor(np.array([0.0, 1.0, 0.5, 1e-50]), requires_grad=True)
+    loss = F.binary_cross_entropy(p, np.array([1.0, 0.0, 1.0, 1.0]), reduction="none")
+    np.testing.assert_allclose(loss.data, [100.0, 100.0, np.log(2), 100.0])
     loss.sum().backward()
-    assert np.isfinite(p.grad).all()
+    # PyTorch's gradient: (p - y) / max(p (1 - p), 1e-12)
+    np.testing.assert_allclose(p.grad, [-1e12, 1e12, -2.0, -1e12], rtol=1e-8)
+
+
+def test_binary_cross_entropy_at_saturation_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    ps, ys = np.array([0.0, 1.0, 1e-50, 1 - 1e-17, 0.3]), np.array([1.0, 0.0, 1.0, 0.2, 0.6])
+    p, y = Tensor(ps.copy(), requires_grad=True), Tensor(ys.copy(), requires_grad=True)
+    F.binary_cross_entropy(p, y, reduction="sum").backward()
+    tp, ty = torch.tensor(ps, requires_grad=True), torch.tensor(ys, requires_grad=True)
+    torch.nn.functional.binary_cross_entropy(tp, ty, reduction="sum").backward()
+    np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(y.grad, ty.grad.numpy(), rtol=1e-12)
 
 
 def test_all_targets_ignored_gives_zero_not_nan():
@@ -213,6 +229,11 @@ def test_all_targets_ignored_gives_zero_not_nan():
      "huber_loss: delta must be positive, got 0.0"),
     (lambda: F.nll_loss(Tensor(np.ones((2, 3))), np.array([0.0, 1.0])), TypeError,
      "nll_loss: class-id targets must be integers, got dtype float64"),
+    (lambda: F.binary_cross_entropy_with_logits(Tensor(np.ones((3, 4))), np.ones((3, 4)), pos_weight=np.ones(3)),
+     ShapeError, r"binary_cross_entropy_with_logits: pos_weight of shape \(3,\) does not broadcast to the input's "
+                 r"shape \(3, 4\)"),
+    (lambda: F.binary_cross_entropy(Tensor(np.full((3, 4), 0.5)), np.ones((3, 4)), weight=np.ones(3)),
+     ShapeError, r"binary_cross_entropy: weight of shape \(3,\) does not broadcast to the input's shape \(3, 4\)"),
 ])
 def test_bad_arguments_name_the_loss_and_the_value(call, error, message):
     with pytest.raises(error, match=message):

@@ -503,3 +503,11 @@ def test_the_family_matches_pytorch():
         x.gather(0, -np.ones((1, 1, 1), int))
     with pytest.raises(RuntimeError):
         t.gather(0, -torch.ones((1, 1, 1), dtype=torch.int64))
+
+
+def test_malformed_split_sizes_and_pad_widths_are_named():
+    t = Tensor(np.ones((2, 2)))
+    with pytest.raises(TypeError, match="split: split_size_or_sections must be an int or a list of sizes, got 1.5"):
+        t.split(1.5)
+    with pytest.raises(ValueError, match=r"pad: pad_width \(\(1, 2\), \(3,\)\) is neither one"):
+        t.pad(((1, 2), (3,)))

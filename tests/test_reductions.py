@@ -49,7 +49,7 @@ def test_mean_over_any_axes(shape, data, keepdims, seed):
     assert x.mean(axis=axis).grad_fn.name == "mean"  # one fused node, not sum then scale
 
 
-@covers("var")
+@covers("var", "std")
 @given(shape=SMALL, data=st.data(), keepdims=st.booleans(), correction=st.sampled_from([0, 1, 0.5, 2]), seed=seeds)
 def test_var_and_std_with_a_correction(shape, data, keepdims, correction, seed):
     axis = data.draw(axis_args(len(shape)))
@@ -64,9 +64,19 @@ def test_var_and_std_with_a_correction(shape, data, keepdims, correction, seed):
         assert not np.isfinite(x.var(axis=axis, correction=correction).data).any()
         return
     check(lambda t: t.var(axis=axis, keepdims=keepdims, correction=correction), [x], reference)
-    if n > 1:  # the std of one element is 0 whatever it is: no derivative there (NaN, as PyTorch)
+    if n > 1:  # the std of one element is 0 whatever it is: its gradient is 0 there, as PyTorch's
         check(lambda t: t.std(axis=axis, keepdims=keepdims, correction=correction), [x],
-              lambda a: np.sqrt(reference(a)), second_order=False)
+              lambda a: np.sqrt(reference(a)))
+
+
+def test_std_of_a_constant_slice_has_gradient_zero_as_pytorch():
+    x = Tensor(np.array([[1.0, 2.0, 4.0], [5.0, 5.0, 5.0]]), requires_grad=True)
+    ((x - x.mean(axis=1, keepdims=True)) / (x.std(axis=1, keepdims=True) + 1e-5)).sum().backward()
+    assert np.isfinite(x.grad).all()
+    z = Tensor(np.zeros(3), requires_grad=True)
+    z.std().backward()
+    np.testing.assert_array_equal(z.grad, 0.0)
+    assert z.std().grad_fn.name == "std"
 
 
 def test_var_defaults_to_the_sample_variance_unlike_numpy():
@@ -427,7 +437,7 @@ def test_tril_and_triu_keep_one_side_of_the_kth_diagonal(name, shape, k, seed):
 # --- errors ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("fn, error, message", [
     (lambda t: t.var(correction=-1), ValueError, "var: correction must be a number >= 0.*got -1"),
-    (lambda t: F.std(t, correction="n"), ValueError, "var: correction must be a number >= 0.*got 'n'"),
+    (lambda t: F.std(t, correction="n"), ValueError, "std: correction must be a number >= 0.*got 'n'"),
     (lambda t: t.norm(p=3), ValueError, "norm: p must be 1, 2, inf, -inf or 'fro', got 3"),
     (lambda t: t.norm(p="nuc"), ValueError, "norm: p must be .* got 'nuc'"),
     (lambda t: t.var(axis=2), tg.AxisError, "var: axis 2 is out of range for an array of 2 dimensions"),
@@ -581,3 +591,18 @@ def test_second_order_through_einsum_matches_gradgradcheck_on_a_quadratic_form()
     v = Tensor(rng.standard_normal(3), requires_grad=True)
     quad = lambda a, v: F.einsum("i,ij,j->", v, a, v)
     assert gradcheck(quad, [a, v]) and gradgradcheck(quad, [a, v])
+
+
+def test_extrema_of_empty_slices_are_refused_but_empty_results_are_fine():
+    x = Tensor(np.zeros((3, 0)), requires_grad=True)
+    assert x.max(axis=0).shape == (0,) and x.min(axis=0).shape == (0,) and x.norm(np.inf, axis=0).shape == (0,)
+    x.max(axis=0).sum().backward()
+    assert x.grad.shape == (3, 0)
+    with pytest.raises(ValueError, match=r"max: cannot reduce an empty array of shape \(3, 0\) over axis 1"):
+        x.max(axis=1)
+
+
+def test_a_second_derivative_of_var_over_an_empty_axis_is_nan_not_a_crash():
+    x = Tensor(np.zeros((0, 3)), requires_grad=True)
+    (g,) = tg.grad(x.var(axis=0).sum(), [x], create_graph=True)
+    assert g.shape == (0, 3)

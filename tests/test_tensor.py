@@ -371,3 +371,37 @@ def test_errors_say_what_kind_of_problem_it_is(call, kind, message):
         call()
     if kind is ValueError:
         assert not isinstance(bad.value, ShapeError)
+
+
+def test_clip_takes_tensor_bounds_as_constants():
+    x = Tensor(np.array([-2.0, 0.5, 3.0]), requires_grad=True)
+    out = F.clip(x, Tensor(0.0), Tensor(1.0))
+    np.testing.assert_array_equal(out.data, [0.0, 0.5, 1.0])
+    with pytest.raises(RuntimeError, match="clip: a bound that requires grad gets no gradient here"):
+        x.clip(Tensor(0.0, requires_grad=True), None)
+
+
+def test_pytorch_keyword_names_are_accepted_beside_numpys():
+    t = Tensor(np.arange(6.0).reshape(2, 3))
+    assert t.flip(dims=(0,)).tolist() == t.flip(0).tolist()
+    assert t.permute(dims=(1, 0)).shape == (3, 2)
+    assert t[None].squeeze(dim=0).shape == (2, 3) and t.unsqueeze(dim=0).shape == (1, 2, 3)
+    assert F.unsqueeze(t, dim=-1).shape == (2, 3, 1) and F.squeeze(t[None], dim=0).shape == (2, 3)
+    assert t.expand(size=(2, 2, 3)).shape == (2, 2, 3)
+    np.testing.assert_array_equal(t.tril(diagonal=1).data, np.tril(t.data, 1))
+    np.testing.assert_array_equal(F.triu(t, diagonal=-1).data, np.triu(t.data, -1))
+    np.testing.assert_array_equal(t.diagonal(offset=1, dim1=0, dim2=1).data, [1.0, 5.0])
+    with pytest.raises(TypeError, match=r"tril: got both k=1 and diagonal=2; they are one option"):
+        t.tril(1, diagonal=2)
+    with pytest.raises(TypeError, match="permute: give the axes either positionally or as dims=, not both"):
+        t.permute(1, 0, dims=(1, 0))
+    with pytest.raises(TypeError, match="unsqueeze: give the axis"):
+        t.unsqueeze()
+
+
+def test_writing_through_a_diagonal_changes_the_matrix_as_in_pytorch():
+    W = Tensor(np.ones((3, 3)))
+    with tg.no_grad():
+        W.diagonal().fill_(0.0)
+    np.testing.assert_array_equal(W.data, 1 - np.eye(3))
+    assert W._version == 1  # the view shares the matrix's version count

@@ -162,7 +162,12 @@ def randn(*size, generator=None, dtype=np.float64, requires_grad: bool = False) 
 
 
 def randint(low: int, high: int | None = None, size=(), generator=None, dtype=np.int64) -> Tensor:
-    """Integers from ``low`` up to (not including) ``high``; ``randint(high, size=…)`` starts at 0."""
+    """Integers from ``low`` up to (not including) ``high``; ``randint(high, size)`` starts at 0 (PyTorch's
+    ``randint(high, size)`` form works too)."""
+    if isinstance(high, (tuple, list)):  # randint(high, (3,)): PyTorch's two-argument form
+        if size != ():
+            raise TypeError(f"randint: got a size {high!r} in high's place and size={size!r}")
+        high, size = None, high
     if high is None:
         low, high = 0, low
     if high <= low:

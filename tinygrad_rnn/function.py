@@ -180,8 +180,11 @@ class Function:
             needs.append(False)
         if cls.broadcasting and len(arrays) > 1:  # the last two inputs are the operands (where: cond, x, y)
             x, y = arrays[-2], arrays[-1]
-            if (x.dtype is not y.dtype) if type(x) is np.ndarray and type(y) is np.ndarray else \
-                    isinstance(x, np.generic) or isinstance(y, np.generic):
+            tx, ty = type(x), type(y)
+            if tx is ty:
+                if tx is np.ndarray and x.dtype is not y.dtype:
+                    arrays = _scalars_follow(arrays)
+            elif not (tx is float or ty is float or tx is int or ty is int):  # Python numbers never widen
                 arrays = _scalars_follow(arrays)
         fn = cls.__new__(cls)
         fn.needs_input_grad = needs
@@ -207,7 +210,9 @@ class Function:
             node.sources, node.versions, counter = _provenance(saved, arrays, args, out, counter)
         else:
             node.sources = node.versions = ()
-        return Tensor._make(out, node, counter)
+        t = _new(Tensor)  # Tensor._make, inlined: this is the hot path of every op
+        t.data, t.requires_grad, t._grad, t._node, t._counter = out, True, None, node, counter
+        return t
 
     @classmethod
     def dispatch(cls, *args, **params):
@@ -231,19 +236,30 @@ class Function:
 
 
 def _scalars_follow(arrays: list) -> list:
-    """PyTorch's promotion rule, which numpy 2 lacks: a 0-d float array or numpy float scalar does not
-    widen a float array of one or more dimensions (``float32 * Tensor(2.0)`` stays float32)."""
+    """PyTorch's promotion rule, which numpy 2 lacks: a numpy scalar acts as a Python number (it never
+    widens an array), and a 0-d float array does not widen a float array of one or more dimensions
+    (``float32 * Tensor(2.0)`` and ``float32 * np.float64(2)`` stay float32)."""
+    arrays = [python_number(a) for a in arrays]
     dtype = None
     scalar = False
     for a in arrays:
-        if isinstance(a, np.generic) or type(a) is np.ndarray and not a.ndim:
-            scalar = True
-        elif type(a) is np.ndarray and a.dtype.kind == "f":
-            dtype = a.dtype if dtype is None or dtype == a.dtype else np.promote_types(dtype, a.dtype)
+        if type(a) is np.ndarray:
+            if not a.ndim:
+                scalar = True
+            elif a.dtype.kind == "f":
+                dtype = a.dtype if dtype is None or dtype == a.dtype else np.promote_types(dtype, a.dtype)
     if not scalar or dtype is None:
         return arrays
-    return [a.astype(dtype) if (isinstance(a, np.generic) or type(a) is np.ndarray and not a.ndim)
-            and a.dtype.kind == "f" and a.dtype != dtype else a for a in arrays]
+    return [a.astype(dtype) if type(a) is np.ndarray and not a.ndim and a.dtype.kind == "f" and a.dtype != dtype
+            else a for a in arrays]
+
+
+def python_number(value):
+    """A numpy float or integer scalar as the Python number it holds (which adopts an array's dtype);
+    anything else unchanged. For scalar options too: ``x * (1 - np.float64(0.1))`` keeps x's dtype."""
+    if isinstance(value, np.generic) and value.dtype.kind in "fiu":
+        return value.item()
+    return value
 
 
 def _shared_counter(out: np.ndarray, args) -> list | None:
@@ -268,26 +284,32 @@ def _counter(t: Tensor) -> list:
 def _provenance(saved, arrays, args, out, out_counter):
     """For each saved value: the input it is (index), -1 for the output, None for anything else;
     flattened, (counter, version, position) for each saved tensor, to check before backward; and
-    the output's counter (made here if the output is saved)."""
+    the output's counter (made here if the output is saved). Lists, not tuples: this runs per op."""
     sources = []
     versions = [CHANGES[0]]
-    for k, s in enumerate(saved):
+    n = len(arrays)  # at least one: every primitive takes an input
+    k = -1
+    for s in saved:
+        k += 1
         if s is out:
             sources.append(-1)
             if out_counter is None:
                 out_counter = [0]
             versions += (out_counter, out_counter[0], k)
             continue
-        i = 0
-        for a in arrays:
-            if a is s:
-                break
-            i += 1
+        if s is arrays[0]:  # the usual cases first: the first two inputs
+            i = 0
+        elif n > 1 and s is arrays[1]:
+            i = 1
         else:
-            sources.append(None)
-            if getattr(s, "base", None) is not None:  # a view of an input: version-checked, not re-linked
-                versions += _view_version(s.base, arrays, args, k)
-            continue
+            for i in range(2, n):
+                if arrays[i] is s:
+                    break
+            else:
+                sources.append(None)
+                if getattr(s, "base", None) is not None:  # a view of an input: version-checked, not re-linked
+                    versions += _view_version(s.base, arrays, args, k)
+                continue
         sources.append(i)
         t = args[i]
         if isinstance(t, Tensor):
@@ -295,7 +317,7 @@ def _provenance(saved, arrays, args, out, out_counter):
             if c is None:
                 c = t._counter = [0]
             versions += (c, c[0], k)
-    return tuple(sources), tuple(versions) if len(versions) > 1 else (), out_counter
+    return sources, versions if len(versions) > 1 else (), out_counter
 
 
 def _view_version(root, arrays, args, k) -> tuple:

@@ -67,7 +67,7 @@ def where(cond, x, y) -> Tensor:
 
 def clip(x, lo, hi) -> Tensor:
     """Limit ``x`` to ``[lo, hi]`` (either may be None); the gradient is zero where it was clipped."""
-    return ops.Clip.apply(x, lo=lo, hi=hi)
+    return _t(x).clip(lo, hi)
 
 
 def cat(tensors: Sequence, axis: int = 0) -> Tensor:
@@ -188,7 +188,7 @@ def log10(x) -> Tensor:
 
 
 def erf(x) -> Tensor:
-    """The error function, elementwise (numpy has none): within 3 ulp of math.erf in float64."""
+    """The error function, elementwise (numpy has none): within 4 ulp of math.erf in float64."""
     return ops.Erf.apply(x)
 
 
@@ -378,9 +378,9 @@ def diag(x, k: int = 0) -> Tensor:
     return _t(x).diag(k)
 
 
-def diagonal(x, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+def diagonal(x, offset: int = 0, axis1: int = 0, axis2: int = 1, *, dim1=None, dim2=None) -> Tensor:
     """x[..., i, i + offset] over axes (axis1, axis2), put last: torch.diagonal's dim1, dim2."""
-    return ops.Diagonal.apply(x, offset=offset, axis1=axis1, axis2=axis2)
+    return _t(x).diagonal(offset, axis1, axis2, dim1=dim1, dim2=dim2)
 
 
 def diag_embed(x, offset: int = 0, axis1: int = -2, axis2: int = -1) -> Tensor:
@@ -393,25 +393,25 @@ def trace(x) -> Tensor:
     return ops.Trace.apply(x)
 
 
-def tril(x, k: int = 0) -> Tensor:
-    """Lower triangle of the last two axes: on and below the k-th diagonal, zeros above."""
-    return ops.Tril.apply(x, k=k)
+def tril(x, k: int = 0, *, diagonal=None) -> Tensor:
+    """Lower triangle of the last two axes: on and below the k-th diagonal (PyTorch's ``diagonal=``), zeros above."""
+    return _t(x).tril(k, diagonal=diagonal)
 
 
-def triu(x, k: int = 0) -> Tensor:
-    """Upper triangle of the last two axes: on and above the k-th diagonal, zeros below."""
-    return ops.Triu.apply(x, k=k)
+def triu(x, k: int = 0, *, diagonal=None) -> Tensor:
+    """Upper triangle of the last two axes: on and above the k-th diagonal (PyTorch's ``diagonal=``), zeros below."""
+    return _t(x).triu(k, diagonal=diagonal)
 
 
 # --- more movement (ops/movement.py) -----------------------------------------------------
-def squeeze(x, axis=None) -> Tensor:
+def squeeze(x, axis=None, *, dim=None) -> Tensor:
     """Drop axes of length 1 (all, or those in ``axis``); a named axis of another length is kept, as in PyTorch."""
-    return _t(x).squeeze(axis)
+    return _t(x).squeeze(axis, dim=dim)
 
 
-def unsqueeze(x, axis: int) -> Tensor:
-    """Insert an axis of length 1 at ``axis``."""
-    return _t(x).unsqueeze(axis)
+def unsqueeze(x, axis: int | None = None, *, dim=None) -> Tensor:
+    """Insert an axis of length 1 at ``axis`` (or PyTorch's ``dim=``)."""
+    return _t(x).unsqueeze(axis, dim=dim)
 
 
 def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:

@@ -22,7 +22,6 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
-_LOG_FLOOR = float(np.exp(-100.0))  # binary_cross_entropy clamps its logs at -100, as PyTorch
 
 
 def _t(x) -> Tensor:
@@ -51,6 +50,18 @@ def _pair(op: str, input, target) -> tuple[Tensor, Tensor]:
     if shape != x.shape:
         raise ShapeError(f"{op}: target of shape {y.shape} does not broadcast to the input's shape {x.shape}")
     return x, y
+
+
+def _weight(op: str, name: str, weight, shape) -> Tensor:
+    """A weight that broadcasts to the input's shape, or an error naming the loss."""
+    w = _t(weight)
+    try:
+        ok = np.broadcast_shapes(w.shape, shape) == tuple(shape)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ShapeError(f"{op}: {name} of shape {w.shape} does not broadcast to the input's shape {tuple(shape)}")
+    return w
 
 
 def _class_ids(op: str, target, scores_shape, ignore_index) -> tuple[np.ndarray, np.ndarray]:
@@ -172,18 +183,17 @@ def linear_cross_entropy(x, w, targets, reduction: str = "mean", ignore_index: i
 def binary_cross_entropy(input, target, weight=None, *, reduction: str = "mean") -> Tensor:
     """-w (y log p + (1 - y) log(1 - p)) for probabilities p, the logs clamped at -100 as PyTorch.
 
-    Prefer ``binary_cross_entropy_with_logits``: it is exact where p rounds to 0 or 1.
+    One primitive with PyTorch's gradients, finite where p is 0 or 1. Prefer
+    ``binary_cross_entropy_with_logits``: it is exact where p rounds to 0 or 1.
     """
     _check_reduction("binary_cross_entropy", reduction)
     p, y = _pair("binary_cross_entropy", input, target)
     if p.size and (np.any(p.data < 0) or np.any(p.data > 1)):
         bad = p.data[(p.data < 0) | (p.data > 1)].flat[0]
         raise ValueError(f"binary_cross_entropy: input values must be probabilities in [0, 1], found {bad}")
-    log_p = p.clip(_LOG_FLOOR, None).log()
-    log_q = (1.0 - p).clip(_LOG_FLOOR, None).log()
-    losses = -(y * log_p + (1.0 - y) * log_q)
+    losses = _P["binary_cross_entropy"].apply(p, y)
     if weight is not None:
-        losses = losses * _t(weight)
+        losses = losses * _weight("binary_cross_entropy", "weight", weight, p.shape)
     return _reduce(losses, reduction)
 
 
@@ -194,10 +204,11 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction: s
     x, y = _pair("binary_cross_entropy_with_logits", input, target)
     log_sig = _P["logsigmoid"]
     log_p, log_q = log_sig.apply(x), log_sig.apply(-x)  # log σ(x) and log(1 - σ(x)): no cancellation
-    positive = y * log_p if pos_weight is None else y * _t(pos_weight) * log_p
+    op = "binary_cross_entropy_with_logits"
+    positive = y * log_p if pos_weight is None else y * _weight(op, "pos_weight", pos_weight, x.shape) * log_p
     losses = -(positive + (1.0 - y) * log_q)
     if weight is not None:
-        losses = losses * _t(weight)
+        losses = losses * _weight(op, "weight", weight, x.shape)
     return _reduce(losses, reduction)
 
 

@@ -58,13 +58,14 @@ def grad(
         if not t.requires_grad:
             raise RuntimeError(f"grad: output {i} does not require grad; it does not depend on any input")
     seeds = [_seed(t, g, create_graph, "grad") for t, g in zip(outputs, grad_outputs)]
-    return _gradients_of(outputs, seeds, inputs, retain_graph or create_graph, create_graph, allow_unused)
+    return _gradients_of(outputs, seeds, inputs, retain_graph or create_graph, create_graph, allow_unused,
+                         retain_grads=True)
 
 
 def _gradients_of(outputs, seeds, inputs, retain: bool, graph_mode: bool, allow_unused: bool,
-                  stop_at_inputs: bool = False) -> tuple[Tensor | None, ...]:
+                  stop_at_inputs: bool = False, retain_grads: bool = False) -> tuple[Tensor | None, ...]:
     targets = {t._node for t in inputs if t._node is not None}
-    leaves, captured, _ = _run(outputs, seeds, retain, graph_mode, targets, stop_at_inputs)
+    leaves, captured, _ = _run(outputs, seeds, retain, graph_mode, targets, stop_at_inputs, retain_grads)
     result = []
     for i, t in enumerate(inputs):
         g = captured.get(t._node) if t._node is not None else leaves.get(id(t), (None, None))[1]
@@ -110,7 +111,8 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets, stop_at_targets:
     (nodes) and the ids of arrays that user-defined VJPs returned. An entry's ``owned`` flag says
     the pass made its value itself (by summing), so later contributions may be added in place.
     Hooks run on a node's gradient once all of it has arrived, and on a leaf's at the end; with
-    ``retain_grads`` (``backward``, not ``grad``) tensors that asked for it get their ``.grad``.
+    ``retain_grads`` (``backward`` and ``grad``, not the composites inside a VJP) tensors that asked for
+    it get their ``.grad``, as in PyTorch.
     """
     pending: dict[Node, list] = {}
     leaves: dict[int, list] = {}
@@ -136,7 +138,7 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets, stop_at_targets:
             except ShapeError as e:
                 op = "backward" if source is None else source.name
                 raise ShapeError(f"{op} backward returned a gradient of the wrong shape: {e}") from None
-        if g.dtype != dtype:
+        if g.dtype is not dtype and g.dtype != dtype:
             g = g.astype(dtype)
         entry = leaves.get(id(edge)) if leaf else pending.get(edge)
         if entry is None:
@@ -177,7 +179,7 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets, stop_at_targets:
             if graph_mode:
                 grads = _recorded_vjp(node, g)
             else:
-                if isinstance(g, Deferred) and not fn.accepts_lazy_grad:
+                if type(g) is not np.ndarray and isinstance(g, Deferred) and not fn.accepts_lazy_grad:
                     g = g.dense()
                 if fn.plain:
                     grads = fn.backward(g, *node.saved)

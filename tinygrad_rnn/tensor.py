@@ -272,7 +272,7 @@ class Tensor:
                                    "cat), or write value.detach()")
         if not self.data.flags.writeable:
             raise ValueError(f"{op}: the tensor's array of shape {self.shape} is read-only "
-                             "(a broadcast view, say); copy it first")
+                             "(a broadcast view such as expand's, say); copy it first")
 
     # --- augmented assignment: in place outside the graph, a new tensor inside it -------
     def __iadd__(self, other):
@@ -323,8 +323,9 @@ class Tensor:
         return _P["neg"].apply(self)
 
     def __pow__(self, exponent):
-        if isinstance(exponent, (int, float)) and not isinstance(exponent, bool):
-            return _P["pow_scalar"].apply(self, exponent=exponent)
+        if isinstance(exponent, (int, float, np.integer, np.floating)) and not isinstance(exponent, bool):
+            return _P["pow_scalar"].apply(self, exponent=exponent.item() if isinstance(exponent, np.generic)
+                                          else exponent)  # a Python number never widens the tensor
         return _P["pow"].apply(self, exponent)
 
     def __rpow__(self, base):
@@ -378,7 +379,9 @@ class Tensor:
         return _P["abs"].apply(self)
 
     def clip(self, lo, hi):
-        return _P["clip"].apply(self, lo=lo, hi=hi)
+        """Limit to [lo, hi] (either may be None; arrays or tensors broadcast to this shape); zero gradient
+        where clipped. The bounds are constants: for a gradient in them use ``maximum``/``minimum``."""
+        return _P["clip"].apply(self, lo=_bound("clip", lo), hi=_bound("clip", hi))
 
     def astype(self, dtype):
         return _P["cast"].apply(self, dtype=np.dtype(dtype))
@@ -554,8 +557,8 @@ class Tensor:
         return _P["var"].apply(self, axis=axis, keepdims=keepdims, correction=correction)
 
     def std(self, axis=None, keepdims: bool = False, correction=1):
-        """Standard deviation, sqrt of ``var`` (correction=1 by default, as PyTorch, unlike numpy's ddof=0)."""
-        return _P["sqrt"].apply(self.var(axis=axis, keepdims=keepdims, correction=correction))
+        """Standard deviation (correction=1 by default, as PyTorch, unlike numpy's ddof=0); gradient 0 where it is 0."""
+        return _P["std"].apply(self, axis=axis, keepdims=keepdims, correction=correction)
 
     def prod(self, axis=None, keepdims: bool = False):
         """Product over ``axis``; its gradient is exact where elements are zero."""
@@ -608,8 +611,10 @@ class Tensor:
 
         return Tensor(np.asarray(np.all(self.data, axis=normalize_axis(axis, self.ndim, "all"), keepdims=keepdims)))
 
-    def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1):
+    def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1, *, dim1=None, dim2=None):
         """The diagonal x[..., i, i + offset] of axes (axis1, axis2), put last (torch.diagonal's dim1, dim2)."""
+        axis1 = _either("diagonal", "axis1", axis1, "dim1", dim1, 0)
+        axis2 = _either("diagonal", "axis2", axis2, "dim2", dim2, 1)
         return _P["diagonal"].apply(self, offset=offset, axis1=axis1, axis2=axis2)
 
     def diag(self, k: int = 0):
@@ -624,13 +629,13 @@ class Tensor:
         """Sum of the main diagonal of a 2-d tensor."""
         return _P["trace"].apply(self)
 
-    def tril(self, k: int = 0):
+    def tril(self, k: int = 0, *, diagonal=None):
         """The lower triangle (on and below the k-th diagonal) of the last two axes, zeros above."""
-        return _P["tril"].apply(self, k=k)
+        return _P["tril"].apply(self, k=_either("tril", "k", k, "diagonal", diagonal, 0))
 
-    def triu(self, k: int = 0):
+    def triu(self, k: int = 0, *, diagonal=None):
         """The upper triangle (on and above the k-th diagonal) of the last two axes, zeros below."""
-        return _P["triu"].apply(self, k=k)
+        return _P["triu"].apply(self, k=_either("triu", "k", k, "diagonal", diagonal, 0))
 
     # --- movement ----------------------------------------------------------------------
     def reshape(self, *shape):
@@ -665,8 +670,9 @@ class Tensor:
             merged *= n
         return _P["reshape"].apply(self, shape=shape[:s] + (merged,) + shape[e + 1:])
 
-    def squeeze(self, axis=None):
+    def squeeze(self, axis=None, *, dim=None):
         """Drop axes of length 1 (all, or those in ``axis``); a named axis of another length is kept, as in PyTorch."""
+        axis = _either("squeeze", "axis", axis, "dim", dim, None)
         shape = self.shape
         if axis is None:
             drop = range(len(shape))
@@ -678,14 +684,20 @@ class Tensor:
         drop = {d for d in drop if d < len(shape) and shape[d] == 1}
         return _P["reshape"].apply(self, shape=tuple(n for d, n in enumerate(shape) if d not in drop))
 
-    def unsqueeze(self, axis: int):
+    def unsqueeze(self, axis: int | None = None, *, dim=None):
         """Insert an axis of length 1 at ``axis`` (counted in the result: -1 appends one)."""
+        axis = _either("unsqueeze", "axis", axis, "dim", dim, None)
+        if axis is None:
+            raise TypeError("unsqueeze: give the axis to insert (axis= or PyTorch's dim=)")
         a = check_axis(axis, self.ndim + 1, "unsqueeze")
         return _P["reshape"].apply(self, shape=self.shape[:a] + (1,) + self.shape[a:])
 
-    def permute(self, *dims):
-        """Reorder the axes: ``permute(2, 0, 1)`` or ``permute((2, 0, 1))``, every axis once (PyTorch's)."""
-        dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+    def permute(self, *axes, dims=None):
+        """Reorder the axes: ``permute(2, 0, 1)``, ``permute((2, 0, 1))`` or ``permute(dims=…)`` (PyTorch's)."""
+        if dims is not None and axes:
+            raise TypeError("permute: give the axes either positionally or as dims=, not both")
+        dims = axes if dims is None else dims
+        dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else tuple(dims)
         return _P["transpose"].apply(self, axes=dims, op="permute")  # which checks that dims are a permutation
 
     def swapaxes(self, axis0: int, axis1: int):
@@ -699,8 +711,11 @@ class Tensor:
 
     swapdims = swapaxes
 
-    def expand(self, *sizes):
+    def expand(self, *sizes, size=None):
         """A broadcast view of ``sizes`` (PyTorch's): -1 keeps an axis's length, new leading axes may be added."""
+        if size is not None and sizes:
+            raise TypeError("expand: give the sizes either positionally or as size=, not both")
+        sizes = (size,) if size is not None else sizes
         sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
         shape = self.shape
         lead = len(sizes) - len(shape)
@@ -726,6 +741,8 @@ class Tensor:
                 raise ValueError(f"split: split_size must be a positive integer, got {sections}")
             bounds = [*range(0, n, int(sections)), n] if n else [0, 0]
         else:
+            if not isinstance(sections, (tuple, list, np.ndarray)):
+                raise TypeError(f"split: split_size_or_sections must be an int or a list of sizes, got {sections!r}")
             sizes = list(sections)
             if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in sizes):
                 raise ValueError(f"split: sizes must be non-negative integers, got {sections!r}")
@@ -811,14 +828,36 @@ class Tensor:
         """Repeat each element ``repeats`` times (an int or a count each) along ``dim``; None flattens first."""
         return _P["repeat_interleave"].apply(self, repeats=_raw(repeats), dim=dim)
 
-    def flip(self, *dims):
-        """Reverse the order along ``dims`` (``flip(0, 1)`` or ``flip((0, 1))``); no dims reverses every axis."""
-        dims = dims[0] if len(dims) == 1 else dims or None
+    def flip(self, *axes, dims=None):
+        """Reverse the order along ``dims`` (``flip(0, 1)``, ``flip((0, 1))``, ``flip(dims=…)``); none: every axis."""
+        if dims is not None and axes:
+            raise TypeError("flip: give the axes either positionally or as dims=, not both")
+        if dims is None:
+            dims = axes[0] if len(axes) == 1 else axes or None
         return _P["flip"].apply(self, dims=dims)
 
     def roll(self, shifts, dims=None):
         """Shift elements cyclically along ``dims`` (PyTorch's: dims None rolls the flattened tensor)."""
         return _P["roll"].apply(self, shifts=shifts, dims=dims)
+
+
+def _bound(op: str, value):
+    """A bound given as a Tensor, as its array; one that requires grad would lose its gradient: refused."""
+    if isinstance(value, Tensor):
+        if value.requires_grad and grad_mode.enabled:
+            raise RuntimeError(f"{op}: a bound that requires grad gets no gradient here; use maximum/minimum "
+                               "to differentiate through the bounds")
+        return value.data
+    return value
+
+
+def _either(op: str, name: str, value, torch_name: str, torch_value, default):
+    """One option under its numpy name or its PyTorch name (``axis``/``dim``, ``k``/``diagonal``), not both."""
+    if torch_value is None:
+        return value
+    if value is not None and value != default:
+        raise TypeError(f"{op}: got both {name}={value!r} and {torch_name}={torch_value!r}; they are one option")
+    return torch_value
 
 
 def increment_version(*tensors: Tensor) -> None:

@@ -21,7 +21,7 @@ from .elementwise import (
     Where,
 )
 from .linalg import DiagEmbed, Diagonal, Einsum, Trace, Tril, Triu
-from .losses import CrossEntropy, LinearCrossEntropy
+from .losses import BinaryCrossEntropy, CrossEntropy, LinearCrossEntropy
 from .math_ops import (
     Atan,
     Atan2,
@@ -64,7 +64,7 @@ from .movement import (
     Tile,
     Transpose,
 )
-from .reduce import Cumprod, Cumsum, LogSumExp, Max, Mean, Min, Norm, Prod, Sum, Var
+from .reduce import Cumprod, Cumsum, LogSumExp, Max, Mean, Min, Norm, Prod, Std, Sum, Var
 from .softmax import LogSoftmax, Softmax
 
 __all__ = [
@@ -74,7 +74,8 @@ __all__ = [
 ]
 __all__ += ["Flip", "Gather", "Pad", "PadAdjoint", "RepeatInterleave", "Roll", "ScatterAddDim", "Tile"]
 __all__ += ["Cumprod", "Cumsum", "DiagEmbed", "Diagonal", "Einsum", "LogSumExp", "Mean", "Norm", "Prod", "Trace",
-            "Tril", "Triu", "Var"]
+            "Std", "Tril", "Triu", "Var"]
 __all__ += ["Atan", "Atan2", "Ceil", "Cos", "Cosh", "Erf", "Expm1", "Floor", "Log1p", "Log2", "Log10", "Maximum",
             "Minimum", "Reciprocal", "Remainder", "Round", "Rsqrt", "Sign", "Sin", "Sinh", "Tan", "Trunc"]
+__all__ += ["BinaryCrossEntropy"]
 __all__ += ["Elu", "Gelu", "Hardtanh", "LeakyRelu", "Logsigmoid", "Selu", "Silu", "Softplus", "Softsign"]

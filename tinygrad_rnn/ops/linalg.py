@@ -232,7 +232,10 @@ class Diagonal(Function):
             raise ShapeError(f"diagonal: needs at least 2 dimensions, got shape {x.shape}")
         a1, a2 = _diagonal_axes("diagonal", x.ndim, axis1, axis2)
         self.in_shape, self.where = x.shape, (offset, a1, a2)
-        return x.diagonal(offset, a1, a2)
+        out = x.diagonal(offset, a1, a2)
+        if x.flags.writeable:  # a writable view, as PyTorch's (numpy marks it read-only)
+            out.setflags(write=True)
+        return out
 
     def backward(self, grad):
         offset, a1, a2 = self.where

@@ -19,6 +19,7 @@ from ..function import Function, register
 from ..shapes import ShapeError
 
 _REDUCTIONS = ("mean", "sum", "none")
+_BCE_EPS = float(np.float32(1e-12))  # PyTorch's floor of p (1 - p), a float32 constant
 
 
 def _check_reduction(op: str, reduction, ignore_index) -> None:
@@ -174,3 +175,36 @@ class LinearCrossEntropy(Function):
 
     def composite(self, x, w, targets=None):
         return _composite_loss(self, x.reshape((-1, w.shape[1])) @ w.T)
+
+
+@register
+class BinaryCrossEntropy(Function):
+    """d bce(p, y) = grad (p - y) / max(p (1 - p), 1e-12), grad (log(1 - p) - log p); the loss's logs clamped at -100
+
+    PyTorch's loss and its gradients, elementwise: a prediction that rounded to 0 or 1 still gets a
+    (large, finite) gradient. Second order goes through the composite of clipped logs.
+    """
+
+    name = "binary_cross_entropy"
+    domains = ("unit", "unit")
+    once_differentiable = True
+    broadcasting = True
+
+    def forward(self, p, y):
+        with np.errstate(divide="ignore"):
+            log_p, log_q = np.maximum(np.log(p), -100.0), np.maximum(np.log1p(-p), -100.0)
+        self.save_for_backward(p, y)
+        return -(y * log_p + (1 - y) * log_q)
+
+    def backward(self, grad, p, y):
+        gp = gy = None
+        if self.needs_input_grad[0]:
+            gp = grad * (p - y) / np.maximum(p * (1 - p), _BCE_EPS)
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore"):  # unclamped, as PyTorch's: infinite where p is 0 or 1
+                gy = grad * (np.log1p(-p) - np.log(p))
+        return gp, gy
+
+    def composite(self, p, y):
+        floor = float(np.exp(-100.0))
+        return -(y * p.clip(floor, None).log() + (1.0 - y) * (1.0 - p).clip(floor, None).log())

@@ -164,7 +164,11 @@ def _pad_options(op: str, pad_width, mode, ndim: int) -> tuple[tuple[int, int], 
         raise ValueError(f"{op}: mode must be 'constant', 'reflect' or 'edge', got {mode!r}")
     if isinstance(pad_width, (int, np.integer)) and not isinstance(pad_width, bool) and pad_width >= 0:
         return ((int(pad_width),) * 2,) * ndim  # the common case, without numpy's conversions
-    widths = np.asarray(pad_width)
+    try:
+        widths = np.asarray(pad_width)
+    except ValueError:  # ragged: ((1, 2), (3,))
+        raise ValueError(f"{op}: pad_width {pad_width!r} is neither one (before, after) pair nor one per axis "
+                         f"of a {ndim}-d array") from None
     if widths.size == 0 and ndim == 0:  # no pairs for no axes
         return ()
     if widths.dtype.kind not in "iu" or (widths < 0).any():

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..function import Function, register
+from ..function import Function, python_number, register
 from ..shapes import check_axis, keepdims_shape, normalize_axis
 from ..tensor import Tensor
 from .elementwise import Exp, Where
@@ -40,8 +40,8 @@ class _Extremum(Function):
 
     def forward(self, x, axis=None, keepdims=False):
         axes = normalize_axis(axis, x.ndim, self.name)
-        if x.size == 0:
-            raise ValueError(f"{self.name}: cannot reduce an empty array of shape {x.shape}")
+        if x.size == 0 and (not x.ndim or any(x.shape[a] == 0 for a in axes)):  # an empty slice has no extremum
+            raise ValueError(f"{self.name}: cannot reduce an empty array of shape {x.shape} over axis {axis}")
         out = self.reduce(x, axis=axes, keepdims=True)
         if self.needs_input_grad[0]:
             hit = x == out
@@ -126,8 +126,9 @@ class Var(Function):
     """
 
     def forward(self, x, axis=None, keepdims=False, correction=1):
-        _check_correction("var", correction)
-        axes = normalize_axis(axis, x.ndim, "var")
+        _check_correction(self.name, correction)
+        correction = python_number(correction)  # np.float64(1) must not widen float32
+        axes = normalize_axis(axis, x.ndim, self.name)
         n = _count(x.shape, axes)
         divisor = n - correction if n > correction else 0
         self.axes, self.n = axes, n
@@ -148,8 +149,34 @@ class Var(Function):
 
     def backward(self, grad, x, d):
         if isinstance(x, Tensor):  # recorded: the centring must be differentiated too
-            d = x - x.sum(axis=self.axes, keepdims=True) * (1.0 / self.n)
+            d = x - x.sum(axis=self.axes, keepdims=True) * (1.0 / self.n if self.n else np.nan)
         return ((grad * self.scale).reshape(self.kept_shape) * d,)
+
+
+@register
+class Std(Var):
+    """d std(x) = grad * (x - mean(x)) / ((n - correction) std), 0 where std = 0 (as PyTorch)
+
+    One node, not sqrt(var): sqrt's gradient at a constant slice is 0 * inf = NaN, and a constant
+    row (padding, say) must not poison ``(x - mean) / (std + eps)``.
+    """
+
+    def forward(self, x, axis=None, keepdims=False, correction=1):
+        out = np.sqrt(super().forward(x, axis, keepdims, correction))
+        self.scale = self.scale / 2  # (n - correction)⁻¹
+        if self.needs_input_grad[0]:
+            self.save_for_backward(*self.saved[:2], out)
+        return out
+
+    def backward(self, grad, x, d, out):
+        if isinstance(x, Tensor):
+            d = x - x.sum(axis=self.axes, keepdims=True) * (1.0 / self.n if self.n else np.nan)
+        s = out.reshape(self.kept_shape)
+        zero = (s.data if isinstance(s, Tensor) else s) == 0
+        if not zero.any():
+            return ((grad * self.scale).reshape(self.kept_shape) * d / s,)
+        safe = Where.dispatch(zero, 1.0, s)
+        return (Where.dispatch(zero, 0.0, (grad * self.scale).reshape(self.kept_shape) * d / safe),)
 
 
 @register
@@ -345,8 +372,8 @@ class Norm(Function):
             out = np.sqrt(np.add.reduce(x * x, axis=axes, keepdims=keepdims))
         elif kind == "1":
             out = np.add.reduce(np.abs(x), axis=axes, keepdims=keepdims)
-        elif x.size == 0:
-            raise ValueError(f"norm: p={p!r} cannot reduce an empty array of shape {x.shape}")
+        elif x.size == 0 and (not x.ndim or any(x.shape[a] == 0 for a in axes)):
+            raise ValueError(f"norm: p={p!r} cannot reduce an empty array of shape {x.shape} over axis {axis}")
         else:
             out = (np.maximum if kind == "inf" else np.minimum).reduce(np.abs(x), axis=axes, keepdims=keepdims)
         if self.needs_input_grad[0]:

@@ -113,6 +113,8 @@ CASES: list[OpCase] = [
            lambda x, w: F.linear_cross_entropy(x, w, _TARGETS, reduction="none", ignore_index=3), ((2, 3, 4), (5, 4))),
     OpCase("cross_entropy", "none, ignore_index",
            lambda x: F.cross_entropy(x, _TARGETS, reduction="none", ignore_index=3), ((2, 3, 5),)),
+    OpCase("binary_cross_entropy", "broadcast target", lambda p, y: F.binary_cross_entropy(p, y, reduction="sum"),
+           ((2, 3), (3,))),
     *elementwise_cases.CASES,
     *activation_cases.CASES,
     *reduction_cases.CASES,

@@ -20,6 +20,7 @@ DOMAINS = {
     "clip": "at least 0.2 away from -1 and 1 (for clip(x, -1, 1))",
     "halfpi": "uniform in [-1.2, 1.2] (inside tan's poles at ±π/2)",
     "offgrid": "at least 0.1 away from every multiple of 0.5 (the jumps of floor, ceil, round, trunc)",
+    "unit": "uniform in [0.05, 0.95] (probabilities away from 0 and 1)",
 }
 
 
@@ -38,6 +39,8 @@ def sample(domain: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.
         bands = rng.integers(0, 3, shape)
         lows, mids, highs = rng.uniform(-2, -1.2, shape), rng.uniform(-0.8, 0.8, shape), rng.uniform(1.2, 2, shape)
         return np.choose(bands, [lows, mids, highs])
+    if domain == "unit":
+        return rng.uniform(0.05, 0.95, shape)
     if domain == "halfpi":
         return rng.uniform(-1.2, 1.2, shape)
     if domain == "offgrid":  # in [-1.9, 1.9]
