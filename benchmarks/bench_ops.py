@@ -142,6 +142,53 @@ def family_table(calls: int, repeats: int, uses: int = 50) -> None:
     print(f"\noverhead per op: median **{median:.1f} µs**, largest {worst[-1]:.1f} µs ({worst[1]}) (target ≤ 3)")
 
 
+def composites(rng: np.random.Generator) -> list[tuple]:
+    """(what, the fused op, the same function from several primitives) on a (32, 128) float64 batch."""
+    m = rng.standard_normal((32, 128))
+
+    def gelu_composite(x):
+        return x * 0.5 * (1.0 + (x * (1 / np.sqrt(2.0))).erf())
+
+    def logsumexp_composite(x):
+        top = x.max(axis=-1, keepdims=True).detach()
+        return (x - top).exp().sum(axis=-1).log() + top[:, 0]
+
+    def var_composite(x):
+        d = x - x.sum(axis=-1, keepdims=True) * (1 / x.shape[-1])
+        return (d * d).sum(axis=-1) * (1 / x.shape[-1])
+
+    return [
+        ("gelu", m, lambda x: x.gelu(), gelu_composite),
+        ("logsumexp over the last axis", m, lambda x: x.logsumexp(axis=-1), logsumexp_composite),
+        ("variance over the last axis (layer norm)", m, lambda x: x.var(axis=-1, correction=0), var_composite),
+    ]
+
+
+def composite_table(calls: int, repeats: int) -> None:
+    """Fused primitives against the same function built from several primitives: forward + backward."""
+    rows = []
+    for what, data, fused, composite in composites(np.random.default_rng(2)):
+        leaf = Tensor(data.copy(), requires_grad=True)
+        grad = np.ones(fused(leaf).shape)
+        np.testing.assert_allclose(fused(leaf).data, composite(leaf).data, rtol=1e-10, atol=1e-12)
+        times = {"fused": [], "composite": []}
+        for _ in range(repeats):
+            for key, fn in (("fused", fused), ("composite", composite)):
+                start = time.perf_counter()
+                for _ in range(calls):
+                    fn(leaf).backward(grad)
+                    leaf.grad = None
+                times[key].append((time.perf_counter() - start) / calls)
+        f, c = statistics.median(times["fused"]), statistics.median(times["composite"])
+        rows.append((what, f * 1e6, c * 1e6, c / f))
+    print("\n# fused primitives against the same function from several primitives, forward + backward\n")
+    print(f"(32, 128) float64; median of {repeats} interleaved runs of {calls} calls\n")
+    print("| function | fused µs | composite µs | composite ÷ fused |")
+    print("|---|---:|---:|---:|")
+    for what, f, c, ratio in rows:
+        print(f"| {what} | {f:.0f} | {c:.0f} | {ratio:.2f}× |")
+
+
 def timed(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -203,6 +250,7 @@ def main() -> None:
 
     if args.calls:
         family_table(args.calls, args.repeats)
+        composite_table(max(1, args.calls // 10), args.repeats)
 
 
 def _no_grad(fn):

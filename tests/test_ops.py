@@ -137,7 +137,7 @@ def test_max_splits_gradient_evenly_between_ties():
     np.testing.assert_allclose(x.grad, [[0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]])
 
 
-def test_mean_is_a_composite_with_right_gradients():
+def test_mean_has_right_gradients():
     x = Tensor(np.array([[0.0, 1.5, 0.7], [2.0, -1.0, 0.3]]), requires_grad=True)
     assert gradcheck(lambda t: t.mean(axis=0), [x])
     np.testing.assert_allclose(x.mean().item(), 3.5 / 6)

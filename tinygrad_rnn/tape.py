@@ -198,7 +198,13 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets, stop_at_targets:
             if len(grads) != len(edges):
                 raise RuntimeError(f"{node.name} backward returned {len(grads)} gradients for {len(edges)} inputs")
             for edge, gi in zip(edges, grads):
-                if edge is not None and gi is not None:
+                if edge is None or gi is None:
+                    continue
+                if type(gi) is np.ndarray and type(edge) is Node and gi.shape == edge.shape \
+                        and gi.dtype is edge.dtype and edge not in pending:
+                    pending[edge] = [gi, False]  # deliver's commonest case inlined: a first arrival that fits
+                    push(heap, (-edge.seq, edge))
+                else:
                     deliver(edge, gi, node)
             if not retain:
                 node.edges = node.saved = None  # memory falls during the pass
