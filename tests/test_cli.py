@@ -19,10 +19,11 @@ from bad_inputs import BAD_CSVS
 def test_gradcheck_command_checks_every_primitive(capsys):
     assert cli.main(["gradcheck"]) == 0
     out = capsys.readouterr().out
-    for name in [*REGISTRY, "rnnlm", "rnn"]:
+    models = ["rnnlm", "rnn", "gru", "lstm"]
+    for name in [*REGISTRY, *models]:
         assert f"\n{name} " in out
     assert "FAIL" not in out
-    assert f"over {len(REGISTRY) + 2} primitives and models" in out
+    assert f"over {len(REGISTRY) + len(models)} primitives and models" in out
 
 
 def test_gradcheck_command_fails_with_exit_1_on_a_wrong_gradient(capsys, monkeypatch):

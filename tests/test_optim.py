@@ -94,8 +94,11 @@ def test_halve_on_increase_follows_the_tutorial():
 
 
 def test_bad_optimizer_arguments():
-    with pytest.raises(ValueError, match="lr must be positive"):
-        SGD([param([0.0], [0.0])], lr=0)
+    with pytest.raises(ValueError, match="lr must be >= 0"):
+        SGD([param([0.0], [0.0])], lr=-0.1)
+    frozen = param([1.0], [2.0])
+    SGD([frozen], lr=0).step()  # lr 0 freezes, as in torch
+    assert frozen.data[0] == 1.0
     with pytest.raises(ValueError, match="no parameters"):
         Adam([])
 
@@ -303,7 +306,7 @@ def test_param_group_errors_name_the_problem():
         SGD([Tensor(np.ones(2))])
     with pytest.raises(TypeError, match="single Parameter"):
         SGD(a)
-    with pytest.raises(ValueError, match=r"RMSprop: lr must be positive, got -1 \(param group 1\)"):
+    with pytest.raises(ValueError, match=r"RMSprop: lr must be >= 0, got -1 \(param group 1\)"):
         RMSprop([{"params": [a]}, {"params": [b], "lr": -1}])
     with pytest.raises(ValueError, match="SGD: nesterov needs momentum > 0 and dampening 0"):
         SGD([a], nesterov=True)
@@ -388,3 +391,27 @@ def test_halve_on_increase_halves_every_group_and_keeps_its_state():
     again = HalveOnIncrease(opt)
     again.load_state_dict(sched.state_dict())
     assert again.history == [2.0, 3.0] and not again.record(2.5)
+
+
+def test_a_state_dict_is_a_snapshot_and_a_zero_momentum_buffer_resumes_exactly():
+    p = param([1.0, 2.0, 3.0], [1.0, 1.0, 1.0])
+    opt = Adam([p], lr=0.1)
+    opt.step()
+    snapshot = opt.state_dict()
+    m = snapshot["m.0"].copy()
+    opt.step()
+    np.testing.assert_array_equal(snapshot["m.0"], m)  # training on does not move the snapshot
+    # SGD with dampening: a step with a zero gradient starts the buffer at zero; a reload must know it
+    runs = []
+    for reload in (False, True):
+        q = param([1.0], [0.0])
+        sgd = SGD([q], lr=0.1, momentum=0.9, dampening=0.5)
+        sgd.step()
+        if reload:
+            state = sgd.state_dict()
+            sgd = SGD([q], lr=0.1, momentum=0.9, dampening=0.5)
+            sgd.load_state_dict(state)
+        q.grad = np.ones(1)
+        sgd.step()
+        runs.append(q.data[0])
+    assert runs[0] == runs[1] == 1.0 - 0.1 * 0.5

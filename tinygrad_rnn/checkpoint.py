@@ -134,10 +134,15 @@ def read_npz(path: Path, expected_sha256: str | None = None) -> dict[str, np.nda
         raise CheckpointError(f"{path}: unreadable ({e.strerror})") from None
     if expected_sha256 is not None and hashlib.sha256(raw).hexdigest() != expected_sha256:
         raise CheckpointError(f"{path}: does not match its manifest (truncated or corrupted)")
+    if not raw.startswith(b"PK"):  # an .npz is a zip archive; a .npy, a pickle or text is not
+        raise CheckpointError(f"{path}: unreadable ({'empty' if not raw else 'not an .npz archive'})")
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
             return {name: npz[name] for name in npz.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+    except ValueError as e:
+        why = "holds pickled objects, which are never loaded" if "pickle" in str(e) else str(e)
+        raise CheckpointError(f"{path}: unreadable ({why})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
         raise CheckpointError(f"{path}: unreadable ({e})") from None
 
 

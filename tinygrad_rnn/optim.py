@@ -96,8 +96,8 @@ class Optimizer(abc.ABC):
 
     def _validate(self, group: dict, where: str) -> None:
         """Refuse options no update rule can use; the message names the optimizer, option and value."""
-        if not group["lr"] > 0:
-            self._bad("lr must be positive", group["lr"], where)
+        if not group["lr"] >= 0:  # 0 freezes a group, as in torch
+            self._bad("lr must be >= 0", group["lr"], where)
         for option in ("weight_decay", "momentum", "eps", "lr_decay", "initial_accumulator_value", "alpha"):
             if option in group and not group[option] >= 0:
                 self._bad(f"{option} must be >= 0", group[option], where)
@@ -154,7 +154,7 @@ class Optimizer(abc.ABC):
         state.update(self._scalars())
         for i, buffers in enumerate(self.state):
             for name, buf in buffers.items():
-                state[f"{name}.{i}"] = buf
+                state[f"{name}.{i}"] = buf.copy()  # a snapshot: training on must not change it
         return state
 
     def _scalars(self) -> dict[str, np.ndarray]:
@@ -163,7 +163,7 @@ class Optimizer(abc.ABC):
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         name, mine = type(self).__name__, self.state_dict()
-        optional = {k for k in mine if k.startswith("lr.")}
+        optional = {k for k in mine if k.startswith(("lr.", "started."))}  # absent from older checkpoints
         if not set(mine) - optional <= set(state) <= set(mine):
             raise KeyError(f"{name}: state has keys {sorted(state)}, expected {sorted(set(mine) - optional)}"
                            f" and optionally {sorted(optional)}")
@@ -273,9 +273,16 @@ class SGD(Optimizer):
             p.data -= scratch
             increment_version(p)
 
+    def _scalars(self):
+        """Whether each momentum buffer has started (a zero buffer may have: with dampening it matters)."""
+        return {f"started.{i}": np.array(int(i not in self._fresh)) for i, s in enumerate(self.state)
+                if "velocity" in s}
+
     def _load(self, state):
-        # a buffer still all zeros is taken as not yet started (exact for dampening 0, the default)
-        self._fresh = {i for i, s in enumerate(self.state) if "velocity" in s and not s["velocity"].any()}
+        # a checkpoint from before ``started`` existed: a buffer still all zeros is taken as not yet
+        # started (exact for dampening 0, the default)
+        self._fresh = {i for i, s in enumerate(self.state) if "velocity" in s and (
+            not bool(state[f"started.{i}"]) if f"started.{i}" in state else not s["velocity"].any())}
 
 
 class Adam(Optimizer):

@@ -226,3 +226,30 @@ def test_children_are_direct_and_unique():
     assert m.children() == [m.layers, m.head, m.heads]
     assert len(m.modules()) == 11 and m.modules()[0] is m
     assert [n for n, _ in m.named_modules(prefix="model")][:3] == ["model", "model.layers", "model.layers.0"]
+
+
+def test_a_container_subclass_registers_its_own_attributes_too():
+    class Scaled(Sequential):
+        def __init__(self):
+            super().__init__(Linear(2, 2, seed=0))
+            self.scale = Parameter(np.ones(2))
+            self.head = Linear(2, 1, seed=1)
+
+    names = [n for n, _ in Scaled().named_parameters()]
+    assert sorted(names) == ["0.bias", "0.weight", "head.bias", "head.weight", "scale"]
+    layers = ModuleList([Linear(1, 1, seed=0)])
+    layers += [Linear(1, 1, seed=1)]
+    assert len(layers) == 2
+
+
+def test_a_tuple_of_registered_parameters_is_an_alias_and_allowed():
+    class Cell(Module):
+        def __init__(self):
+            self.h0 = Parameter(np.zeros(2))
+            self.c0 = Parameter(np.zeros(2))
+            self.init_state = (self.h0, self.c0)
+            loop = []
+            loop.append(loop)
+            self.loop = loop  # a self-referencing list holds no module: allowed, no recursion error
+
+    assert [n for n, _ in Cell().named_parameters()] == ["h0", "c0"]

@@ -136,3 +136,16 @@ def test_a_reserved_parameter_name_is_refused(tmp_path):
     odd.__meta__ = Linear(1, 1).weight
     with pytest.raises(CheckpointError, match="odd.npz: a parameter is named '__meta__'"):
         odd.save(tmp_path / "odd.npz")
+
+
+def test_a_npy_pickle_or_text_file_is_one_clear_error(tmp_path):
+    import pickle
+
+    model = Linear(2, 2, seed=0)
+    npy, pkl, txt = tmp_path / "w.npy", tmp_path / "w.pkl", tmp_path / "w.txt"
+    np.save(npy, np.ones(3))
+    pkl.write_bytes(pickle.dumps({"weight": np.ones((2, 2))}))
+    txt.write_text("weights")
+    for path in (npy, pkl, txt):
+        with pytest.raises(CheckpointError, match=r"unreadable \(not an .npz archive\)"):
+            model.load(path)

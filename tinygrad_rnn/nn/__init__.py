@@ -1,12 +1,13 @@
 """Layers and models built from primitives: Module, Parameter, containers, Linear, Embedding, LayerNorm,
-Dropout, RNNCell, RNN."""
+Dropout, RNNCell, RNN, GRUCell, GRU, LSTMCell, LSTM."""
 
 from .containers import ModuleDict, ModuleList, Sequential
 from .dropout import Dropout
 from .layers import Embedding, Linear
 from .module import Module, Parameter
 from .norm import LayerNorm
+from .recurrent import GRU, LSTM, GRUCell, LSTMCell
 from .rnn import RNN, RNNCell, recurrence
 
-__all__ = ["RNN", "Dropout", "Embedding", "LayerNorm", "Linear", "Module", "ModuleDict", "ModuleList", "Parameter",
-           "RNNCell", "Sequential", "recurrence"]
+__all__ = ["GRU", "LSTM", "RNN", "Dropout", "Embedding", "GRUCell", "LSTMCell", "LayerNorm", "Linear", "Module",
+           "ModuleDict", "ModuleList", "Parameter", "RNNCell", "Sequential", "recurrence"]

@@ -22,7 +22,9 @@ class ModuleList(Module):
             self.extend(modules)
 
     def _members(self) -> Iterator[tuple[str, object]]:
-        return ((str(i), m) for i, m in enumerate(self._list))
+        """A subclass's own attributes (a scale, a head), then the items under their positions."""
+        own = [(k, v) for k, v in vars(self).items() if k != "_list"]
+        return iter(own + [(str(i), m) for i, m in enumerate(self._list)])
 
     def append(self, module: Module) -> ModuleList:
         self._list.append(_module(f"{type(self).__name__}.append", module))
@@ -34,6 +36,9 @@ class ModuleList(Module):
                             f"got {type(modules).__name__}")
         self._list.extend([_module(f"{type(self).__name__}.extend", m) for m in modules])
         return self
+
+    def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
+        return self.extend(modules)
 
     def insert(self, index: int, module: Module) -> None:
         self._list.insert(index, _module(f"{type(self).__name__}.insert", module))
@@ -92,7 +97,9 @@ class ModuleDict(Module):
             self.update(modules)
 
     def _members(self) -> Iterator[tuple[str, object]]:
-        return iter(self._dict.items())
+        """A subclass's own attributes, then the items under their keys."""
+        own = [(k, v) for k, v in vars(self).items() if k != "_dict"]
+        return iter(own + list(self._dict.items()))
 
     def __setitem__(self, key: str, module: Module) -> None:
         if not isinstance(key, str) or not key or "." in key:

@@ -23,10 +23,18 @@ _PLAIN = (list, tuple, dict)  # containers whose contents the walk does not see
 
 
 def _check_plain(owner: Module, name: str, value) -> None:
-    """Refuse a plain list/tuple/dict holding Modules or Parameters: they would silently not be registered."""
+    """Refuse a plain list/tuple/dict holding Modules or Parameters that are not registered otherwise:
+    they would be neither trained nor saved. One holding registered attributes (``(self.h0, self.c0)``)
+    is an alias, and allowed."""
     items = value.items() if isinstance(value, dict) else enumerate(value)
+    registered = None
     for key, v in items:
-        if isinstance(v, (Module, Parameter)) or (isinstance(v, _PLAIN) and _holds_registrable(v)):
+        if isinstance(v, (Module, Parameter)):
+            if registered is None:
+                registered = {id(a) for a in vars(owner).values() if isinstance(a, (Module, Parameter))}
+            if id(v) in registered:
+                continue
+        if isinstance(v, (Module, Parameter)) or (isinstance(v, _PLAIN) and _holds_registrable(v, {id(value)})):
             kind = "dict" if isinstance(value, dict) else type(value).__name__
             wrapper = "use nn.ModuleDict" if isinstance(value, dict) else "use nn.ModuleList (or nn.Sequential)"
             if isinstance(v, Parameter):
@@ -36,9 +44,13 @@ def _check_plain(owner: Module, name: str, value) -> None:
                 f"registered, so its parameters would be neither trained nor saved; {wrapper}")
 
 
-def _holds_registrable(value) -> bool:
+def _holds_registrable(value, seen: set) -> bool:
+    """True if a (nested) plain container holds a Module or Parameter; ``seen`` stops self-reference."""
+    if id(value) in seen:
+        return False
+    seen.add(id(value))
     items = value.values() if isinstance(value, dict) else value
-    return any(isinstance(v, (Module, Parameter)) or (isinstance(v, _PLAIN) and _holds_registrable(v))
+    return any(isinstance(v, (Module, Parameter)) or (isinstance(v, _PLAIN) and _holds_registrable(v, seen))
                for v in items)
 
 

@@ -138,10 +138,31 @@ def _rnn_states(x, h0, w_ih, w_hh, b):
     return rnn(x, h0)[0]
 
 
+def _gru_outputs(x, h0, w_ih, w_hh, b_ih, b_hh):
+    from ..nn import GRU
+
+    gru = GRU(2, 2)
+    gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0 = w_ih, w_hh, b_ih, b_hh
+    return gru(x, h0)[0]
+
+
+def _lstm_outputs(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+    from ..nn import LSTM
+
+    lstm = LSTM(2, 2)
+    lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0 = w_ih, w_hh, b_ih, b_hh
+    out, (_, c_n) = lstm(x, (h0, c0))
+    return F.cat([out.reshape(-1), c_n.reshape(-1)])  # c_n too: the cell state's own path
+
+
 # Models built from the primitives, checked the same way (not primitives: kept out of the registry sweep).
 MODEL_CASES: list[OpCase] = [
     OpCase("rnnlm", "full BPTT loss (U, V, W)", _rnnlm_loss, ((3, 5), (5, 3), (3, 3))),
     OpCase("rnn", "nn.RNN states (x, h0, W_ih, W_hh, b)", _rnn_states, ((4, 3), (4,), (4, 3), (4, 4), (4,))),
+    OpCase("gru", "nn.GRU outputs (x, h0, W_ih, W_hh, b_ih, b_hh)", _gru_outputs,
+           ((1, 3, 2), (1, 1, 2), (6, 2), (6, 2), (6,), (6,))),
+    OpCase("lstm", "nn.LSTM outputs and c_n (x, h0, c0, W_ih, W_hh, b_ih, b_hh)", _lstm_outputs,
+           ((1, 3, 2), (1, 1, 2), (1, 1, 2), (8, 2), (8, 2), (8,), (8,))),
 ]
 
 
