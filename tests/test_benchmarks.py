@@ -27,6 +27,11 @@ def test_bench_ops_runs():
     assert "µs per op" in out and "2,000-op chain" in out
 
 
+def test_bench_recurrent_runs():
+    out = run("bench_recurrent.py", "--repeats", "1", "--steps", "1", "--batch", "2", "--length", "3", "--vocabs", "7")
+    assert "| gru | 7 | float32 | 1 |" in out and "| lstm | 7 | float64 | default |" in out
+
+
 def test_bench_rnnlm_runs():
     out = run("bench_rnnlm.py", "--repeats", "1", "--sentences", "3", "--reference-sentences", "1", "--skip-long")
     assert "| tape RNNLM, full BPTT |" in out and "| hand-optimised numpy, no autodiff |" in out
