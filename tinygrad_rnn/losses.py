@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .ops.losses import _check_reduction  # one message for every loss, fused or not
 from .registry import REGISTRY as _P
 from .shapes import ShapeError
 from .tensor import Tensor
@@ -21,16 +22,9 @@ __all__ = [
     "linear_cross_entropy", "mse_loss", "nll_loss",
 ]
 
-_REDUCTIONS = ("mean", "sum", "none")
-
 
 def _t(x) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
-
-
-def _check_reduction(op: str, reduction) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
 def _reduce(losses: Tensor, reduction: str) -> Tensor:

@@ -12,10 +12,11 @@ the optimizer's state, so a resume loads both, as in torch::
 
 from __future__ import annotations
 
+import abc
 import math
 
 
-class LRScheduler:
+class LRScheduler(abc.ABC):
     """Sets every group's lr from ``_next_lrs`` at each step; remembers the first lrs as ``base_lrs``."""
 
     _options: tuple[str, ...] = ()
@@ -36,8 +37,9 @@ class LRScheduler:
     def _initial_lrs(self) -> list[float]:
         return self._lrs()
 
+    @abc.abstractmethod
     def _next_lrs(self) -> list[float]:
-        raise NotImplementedError
+        """The learning rates of epoch ``last_epoch``, one per group: each schedule's rule."""
 
     def _set(self, lrs: list[float]) -> None:
         for group, lr in zip(self.optimizer.param_groups, lrs, strict=True):

@@ -285,7 +285,23 @@ class SGD(Optimizer):
             not bool(state[f"started.{i}"]) if f"started.{i}" in state else not s["velocity"].any())}
 
 
-class Adam(Optimizer):
+class _StepCounted(Optimizer):
+    """An optimizer with one step count ``t`` (Adam, Adagrad), saved, checked and restored with its buffers."""
+
+    _nonnegative: tuple[str, str]  # (buffer prefix, what it holds): never negative in a real run; each sets it
+
+    def _scalars(self):
+        return {"t": np.array(self.t)}
+
+    def _check(self, state) -> None:
+        self._check_steps(state)
+        self._check_nonnegative(state, *self._nonnegative)
+
+    def _load(self, state) -> None:
+        self.t = int(state["t"])
+
+
+class Adam(_StepCounted):
     """Adam (Kingma & Ba), torch's rule; ``weight_decay`` is added to the gradient (L2)::
 
         g = grad + weight_decay * p
@@ -297,6 +313,7 @@ class Adam(Optimizer):
     """
 
     _decoupled = False
+    _nonnegative = ("v.", "a second moment")
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0):
@@ -338,15 +355,6 @@ class Adam(Optimizer):
             p.data -= s
             increment_version(p)
 
-    def _scalars(self):
-        return {"t": np.array(self.t)}
-
-    def _check(self, state) -> None:
-        self._check_steps(state)
-        self._check_nonnegative(state, "v.", "a second moment")
-
-    def _load(self, state) -> None:
-        self.t = int(state["t"])
 
 
 class AdamW(Adam):
@@ -421,7 +429,7 @@ class RMSprop(Optimizer):
         self._check_nonnegative(state, "square_avg.", "a mean square")
 
 
-class Adagrad(Optimizer):
+class Adagrad(_StepCounted):
     """Adagrad (Duchi et al.), torch's rule::
 
         g = grad + weight_decay * p
@@ -431,6 +439,8 @@ class Adagrad(Optimizer):
     The step count ``t`` is the optimizer's (torch keeps one per parameter). A lookup's deferred
     gradient is made dense.
     """
+
+    _nonnegative = ("sum.", "a sum of squares")
 
     def __init__(self, params, lr: float = 0.01, lr_decay: float = 0, weight_decay: float = 0,
                  initial_accumulator_value: float = 0, eps: float = 1e-10):
@@ -459,15 +469,6 @@ class Adagrad(Optimizer):
             p.data -= s
             increment_version(p)
 
-    def _scalars(self):
-        return {"t": np.array(self.t)}
-
-    def _check(self, state) -> None:
-        self._check_steps(state)
-        self._check_nonnegative(state, "sum.", "a sum of squares")
-
-    def _load(self, state) -> None:
-        self.t = int(state["t"])
 
 
 def clip_grad_norm_(params: Iterable[Tensor], max_norm: float) -> float:

@@ -787,13 +787,6 @@ class Tensor:
             if idx.size:
                 raise TypeError(f"take_along_axis: indices must be integers, got dtype {idx.dtype}")
             idx = idx.astype(np.intp)
-        if idx.size:
-            lo, hi = idx.min(), idx.max()
-            if lo < -n or hi >= n:
-                raise IndexError(f"take_along_axis: index {lo if lo < -n else hi} is out of range for axis {a} "
-                                 f"with size {n}")
-            if lo < 0:
-                idx = np.where(idx < 0, idx + n, idx)
         x = self
         outside, ioutside = self.shape[:a] + self.shape[a + 1:], idx.shape[:a] + idx.shape[a + 1:]
         if outside != ioutside:  # broadcast both to their common shape outside the axis
@@ -806,7 +799,7 @@ class Tensor:
                 x = _P["broadcast_to"].apply(self, shape=common[:a] + (n,) + common[a:])
             if ioutside != common:
                 idx = np.broadcast_to(idx, common[:a] + (idx.shape[a],) + common[a:])
-        return _P["gather"].apply(x, dim=a, index=idx)
+        return _P["gather"].apply(x, dim=a, index=idx, negative=True)  # gather checks the range, in one pass
 
     def scatter_add(self, dim: int, index, src):
         """A copy of x with src[i][j] added at [index[i][j]][j] for dim 0 (PyTorch's, out of place)."""

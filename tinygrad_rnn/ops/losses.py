@@ -22,7 +22,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 _BCE_EPS = float(np.float32(1e-12))  # PyTorch's floor of p (1 - p), a float32 constant
 
 
-def _check_reduction(op: str, reduction, ignore_index) -> None:
+def _check_reduction(op: str, reduction, ignore_index=None) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if ignore_index is not None and (not isinstance(ignore_index, (int, np.integer)) or isinstance(ignore_index, bool)):

@@ -359,9 +359,10 @@ class RepeatInterleave(Function):
         return (ScatterAdd.dispatch(grad, index=self.index, shape=self.in_shape),)
 
 
-def _along(op: str, shape: tuple[int, ...], dim, index, src_shape=None) -> tuple:
+def _along(op: str, shape: tuple[int, ...], dim, index, src_shape=None, negative: bool = False) -> tuple:
     """PyTorch's gather/scatter index along ``dim``, checked, as the numpy index that picks the same
-    elements (``x[full]`` is the gather): an array of index's shape at ``dim``, aranges elsewhere."""
+    elements (``x[full]`` is the gather): an array of index's shape at ``dim``, aranges elsewhere.
+    ``negative`` counts negative indices from the end (numpy's take_along_axis) in the same one pass."""
     index = np.asarray(index)
     if index.dtype.kind not in "iu":
         if index.size:
@@ -381,9 +382,12 @@ def _along(op: str, shape: tuple[int, ...], dim, index, src_shape=None) -> tuple
     size = shape[dim] if ndim else 1
     if index.size:
         lo, hi = index.min(), index.max()
-        if lo < 0 or hi >= size:
-            raise IndexError(f"{op}: index {lo if lo < 0 else hi} is out of range for dimension {dim} with size "
-                             f"{size}")
+        low = -size if negative else 0
+        if lo < low or hi >= size:
+            where = f"axis {dim}" if negative else f"dimension {dim}"
+            raise IndexError(f"{op}: index {lo if lo < low else hi} is out of range for {where} with size {size}")
+        if lo < 0:
+            index = np.where(index < 0, index + size, index)
     if not ndim:
         return ()  # the one element
     full = list(_aranges(index.shape))
@@ -404,8 +408,8 @@ def _aranges(shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
 class Gather(Function):
     """d gather(x, dim, index) = grad added into zeros of x's shape where index picked (repeats accumulate)"""
 
-    def forward(self, x, dim, index):
-        full = _along("gather", x.shape, dim, index)
+    def forward(self, x, dim, index, negative=False):
+        full = _along("take_along_axis" if negative else "gather", x.shape, dim, index, negative=negative)
         self.in_shape = x.shape
         self.save_for_backward(full)
         return x[full]
