@@ -83,6 +83,23 @@ def test_train_on_the_builtin_corpus_then_generate(tmp_path):
     assert all("UNKNOWN_TOKEN" not in line and "SENTENCE_" not in line for line in lines)
 
 
+def test_the_readmes_two_layer_gru_trains_on_the_builtin_corpus_and_generates(tmp_path):
+    out = tmp_path / "gru"
+    proc = run_cli("train", "--cell", "gru", "--layers", "2", "--optimizer", "rmsprop", "--clip", "5",
+                   "--dropout", "0.1", "--max-sentences", "40", "--vocab-size", "300", "--hidden", "12",
+                   "--epochs", "2", "--out", str(out), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    losses = [float(line.split("loss ")[1].split()[0]) for line in proc.stdout.splitlines()
+              if line.startswith("epoch ")]
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    config = json.loads((out / "checkpoint.json").read_text())["config"]
+    assert (config["cell"], config["layers"], config["optimizer"], config["lr"]) == ("gru", 2, "rmsprop", 0.001)
+    gen = run_cli("generate", "--checkpoint", str(out), "-n", "3", "--seed", "1", "--max-length", "6")
+    assert gen.returncode == 0 and len(gen.stdout.strip().splitlines()) == 3, gen.stderr
+    again = run_cli("train", "--resume", str(out), "--cell", "lstm")
+    assert_one_line_error(again, "--cell cannot be changed when resuming")
+
+
 @pytest.mark.parametrize("content, fragment", BAD_CSVS)
 def test_train_rejects_bad_csv_in_one_line(tmp_path, content, fragment):
     path = tmp_path / "bad.csv"
@@ -165,6 +182,13 @@ def test_compare_exits_1_when_gradients_disagree(capsys, monkeypatch):
     (["train", "--lr", "inf"], "argument --lr: must be a positive finite number"),
     (["train", "--bptt-truncate", "-1"], "argument --bptt-truncate: expected an integer >= 0 or 'full'"),
     (["train", "--vocab-sentences", "some"], "argument --vocab-sentences: expected an integer >= 1"),
+    (["train", "--cell", "elman"], "argument --cell: invalid choice: 'elman'"),
+    (["train", "--cell", "lstm", "--layers", "64", "--hidden", "30000", "--out", "{tmp}/o"],
+     "--cell lstm --layers 64 --hidden 30000 with a vocabulary of 4 words needs about"),
+    (["train", "--layers", "0"], "argument --layers: must be >= 1, got 0"),
+    (["train", "--dropout", "1"], "argument --dropout: must be in [0, 1), got 1"),
+    (["train", "--dropout", "0.3", "--out", "{tmp}/o"], "--dropout 0.3 needs --layers 2 or more"),
+    (["train", "--optimizer", "adagrad"], "argument --optimizer: invalid choice: 'adagrad'"),
     (["train", "--data", FIXTURE, "--column", "text", "--out", "{tmp}/o"], "no column 'text' in the header"),
 ])
 def test_bad_arguments_end_in_one_line_with_exit_2(tmp_path, args, fragment):

@@ -33,9 +33,7 @@ def _same_outputs(ours, theirs, *args) -> None:
         got = theirs(*(torch.from_numpy(np.asarray(a)) for a in args))
     want = ours(*args)
     for a, b in zip(_flat(want), _flat(got), strict=True):
-        assert a.dtype == b.dtype
-        if b.shape == (1,) + a.shape:  # torch's RNN h_n (layers, B, H); the library's RNN returns (B, H)
-            b = b[0]
+        assert a.dtype == b.dtype and a.shape == b.shape
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
 
 
@@ -68,7 +66,12 @@ CASES = {
     "rnn": lambda: (nn.RNN(5, 3, seed=0), _x(2, 6, 5)),
     "rnn_relu_no_bias": lambda: (nn.RNN(5, 3, nonlinearity="relu", bias=False, seed=0), _x(2, 6, 5)),
     "rnn_with_h0": lambda: (nn.RNN(5, 3, seed=0), _x(2, 6, 5), _x(1, 2, 3)),
+    "rnn_2_layers_bidirectional_relu": lambda: (nn.RNN(5, 3, num_layers=2, nonlinearity="relu", bidirectional=True,
+                                                       seed=0), _x(2, 6, 5), _x(4, 2, 3)),
+    "rnn_time_first": lambda: (nn.RNN(5, 3, batch_first=False, seed=0), _x(6, 2, 5)),
+    "rnn_unbatched_2_layers": lambda: (nn.RNN(5, 3, num_layers=2, seed=0), _x(6, 5), _x(2, 3)),
     "rnncell": lambda: (nn.RNNCell(5, 3, seed=0), _x(4, 5), _x(4, 3)),
+    "rnncell_relu_no_bias": lambda: (nn.RNNCell(5, 3, bias=False, nonlinearity="relu", seed=0), _x(4, 5), _x(4, 3)),
     "gru_2_layers_bidirectional": lambda: (nn.GRU(5, 3, num_layers=2, bidirectional=True, seed=0), _x(2, 6, 5)),
     "lstm": lambda: (nn.LSTM(5, 3, seed=0), _x(2, 6, 5)),
     "lstm_2_layers_no_bias": lambda: (nn.LSTM(5, 3, num_layers=2, bias=False, seed=0), _x(2, 6, 5)),
@@ -89,37 +92,42 @@ def _randomised(module):
 def test_round_trip_keeps_outputs_and_weights(name):
     pytest.importorskip("torch")
     module, *args = CASES[name]()
-    if name == "rnn_with_h0":  # torch's h0 is (layers, B, H), the library's RNN's (B, H)
-        import torch
-
-        theirs, back = _round_trip(module, args[0])
-        want = module(args[0], args[1][0])
-        got = theirs(torch.from_numpy(args[0]), torch.from_numpy(args[1]))
-        for a, b in zip(_flat(want), [_np(got[0]), _np(got[1][0])]):
-            np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
-        return
-    if name == "rnncell":  # the library cell starts from zeros when h is None, as torch's does
-        _round_trip(module, *args)
-        _round_trip(module, args[0])
-        return
     _round_trip(module, *args)
+    if name == "rnncell":  # the library cell starts from zeros when h is None, as torch's does
+        _round_trip(module, args[0])
 
 
-def test_round_trip_keeps_the_torch_options():
+@pytest.mark.parametrize("kind", ["RNN", "GRU", "LSTM"])
+def test_round_trip_keeps_the_torch_options(kind):
     pytest.importorskip("torch")
-    gru = nn.GRU(5, 3, num_layers=2, bidirectional=True, dropout=0.25, batch_first=False, seed=0)
-    theirs = interop.to_torch(gru)
-    assert (theirs.num_layers, theirs.bidirectional, theirs.dropout, theirs.batch_first) == (2, True, 0.25, False)
+    extra = {"nonlinearity": "relu"} if kind == "RNN" else {}
+    layer = getattr(nn, kind)(5, 3, num_layers=2, bidirectional=True, dropout=0.25, batch_first=False, bias=False,
+                              seed=0, **extra)
+    options = lambda m: (m.num_layers, m.bidirectional, m.dropout, m.batch_first, m.bias,
+                         m.nonlinearity if kind == "RNN" else None)
+    want = (2, True, 0.25, False, False, extra.get("nonlinearity"))
+    theirs = interop.to_torch(layer)
+    assert type(theirs).__name__ == kind and options(theirs) == want
     back = interop.from_torch(theirs)
-    assert (back.num_layers, back.bidirectional, back.dropout, back.batch_first) == (2, True, 0.25, False)
-    assert list(theirs.state_dict()) == list(gru.state_dict())
+    assert type(back) is type(layer) and options(back) == want
+    assert list(theirs.state_dict()) == list(layer.state_dict())
+
+
+def test_cells_keep_nonlinearity_and_bias():
+    pytest.importorskip("torch")
+    cell = nn.RNNCell(5, 3, bias=False, nonlinearity="relu")
+    theirs = interop.to_torch(cell)
+    assert (type(theirs).__name__, theirs.nonlinearity, theirs.bias) == ("RNNCell", "relu", False)
+    back = interop.from_torch(theirs)
+    assert (type(back), back.nonlinearity, back.bias_ih) == (nn.RNNCell, "relu", None)
+    assert list(theirs.state_dict()) == list(cell.state_dict()) == ["weight_ih", "weight_hh"]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_float_dtype_is_kept(dtype):
     torch = pytest.importorskip("torch")
     for module in (nn.Linear(3, 2, dtype=dtype), nn.LSTM(3, 2, num_layers=2, dtype=dtype), RNNLM(6, 3, dtype=dtype),
-                   nn.RNN(3, 2, dtype=dtype), nn.Embedding(4, 2, dtype=dtype)):
+                   nn.RNN(3, 2, dtype=dtype), nn.RNNCell(3, 2, dtype=dtype), nn.Embedding(4, 2, dtype=dtype)):
         theirs = interop.to_torch(module)
         assert all(p.dtype == (torch.float32 if dtype == np.float32 else torch.float64) for p in theirs.parameters())
         back = interop.from_torch(theirs)
@@ -166,6 +174,38 @@ def test_rnnlm_scores_and_loss_survive_the_round_trip():
                     assert abs(want - got) <= 1e-12 * max(1.0, abs(want))
 
 
+@pytest.mark.parametrize("cell, layers", [("rnn", 2), ("gru", 1), ("gru", 2), ("lstm", 2)])
+def test_stacked_rnnlm_scores_loss_and_gradients_survive_the_round_trip(cell, layers):
+    torch = pytest.importorskip("torch")
+    model = RNNLM(word_dim=11, hidden_dim=4, cell=cell, num_layers=layers, dropout=0.2 if layers > 1 else 0.0,
+                  seed=0).eval()
+    theirs = interop.to_torch(model)
+    back = interop.from_torch(theirs)
+    assert isinstance(back, RNNLM) and (back.cell, back.num_layers, back.dropout) == (model.cell, layers,
+                                                                                     model.dropout)
+    _same_state(model.state_dict(), back.state_dict())
+    assert theirs.rnn.dropout == model.dropout and not theirs.training
+    np.testing.assert_array_equal(theirs.embedding.weight.detach().numpy(), model.E.data.T)
+    xb, yb = np.array([[0, 3, 5, 2], [0, 6, 1, 0]]), np.array([[3, 5, 2, 1], [6, 1, 10, 0]])
+    mask = np.array([[True, True, True, True], [True, True, True, False]])
+    h0 = _x(layers, 2, 4)
+    state = h0 if cell != "lstm" else (h0, _x(layers, 2, 4) + 1)
+    with torch.no_grad():
+        np.testing.assert_allclose(model(xb).data, theirs(torch.from_numpy(xb)).numpy(), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(model.hidden_states(xb, state).data, theirs.hidden_states(xb, state).numpy(),
+                                   rtol=0, atol=1e-12)
+        want, got = model.loss(xb, yb, mask).item(), theirs.loss(xb, yb, mask).item()
+        assert abs(want - got) <= 1e-12
+    model.loss(xb, yb, mask, reduction="sum").backward()
+    theirs.loss(xb, yb, mask, reduction="sum").backward()
+    grads = {n: p.grad.numpy() for n, p in theirs.named_parameters()}
+    np.testing.assert_allclose(model.E.grad, grads.pop("embedding.weight").T, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(model.V.grad, grads.pop("out.weight"), rtol=0, atol=1e-12)
+    ours = dict(model.named_parameters())
+    for name, g in grads.items():  # rnn.weight_ih_l0, …: the same names on both sides
+        np.testing.assert_allclose(ours[name].grad, g, rtol=0, atol=1e-12, err_msg=name)
+
+
 def test_rnnlm_gradients_match_with_full_bptt():
     pytest.importorskip("torch")
     model = RNNLM(word_dim=9, hidden_dim=3, seed=1)
@@ -178,17 +218,24 @@ def test_rnnlm_gradients_match_with_full_bptt():
         np.testing.assert_allclose(ours.grad, their.grad.numpy(), rtol=0, atol=1e-12)
 
 
-def test_torch_rnn_with_two_biases_sums_them():
+@pytest.mark.parametrize("kind", ["RNN", "RNNCell"])
+def test_torch_rnn_biases_map_name_for_name(kind):
+    """Both of torch's biases are kept as they are: no summing, so no rounding, and b_hh is not lost."""
     torch = pytest.importorskip("torch")
-    theirs = torch.nn.RNN(4, 3, batch_first=True, dtype=torch.float64)
+    theirs = getattr(torch.nn, kind)(4, 3, dtype=torch.float64)  # torch's defaults: time first for RNN
     ours = interop.from_torch(theirs)
-    _same_outputs(ours, theirs, _x(2, 5, 4))
+    _same_state(_arrays(theirs), ours.state_dict())
+    assert not np.array_equal(_arrays(theirs)["bias_hh" + ("_l0" if kind == "RNN" else "")], 0)
+    _same_outputs(ours, theirs, _x(5, 2, 4) if kind == "RNN" else _x(2, 4))
+
+
+def _arrays(torch_module) -> dict:
+    return {k: v.detach().numpy() for k, v in torch_module.state_dict().items()}
 
 
 def test_torch_modules_without_an_exact_counterpart_are_refused():
     torch = pytest.importorskip("torch")
-    for module in (torch.nn.RNN(4, 3, num_layers=2, batch_first=True), torch.nn.RNN(4, 3),
-                   torch.nn.LSTM(4, 3, proj_size=2), torch.nn.Embedding(5, 2, padding_idx=0),
+    for module in (torch.nn.LSTM(4, 3, proj_size=2), torch.nn.Embedding(5, 2, padding_idx=0),
                    torch.nn.Embedding(5, 2, max_norm=1.0)):
         with pytest.raises(ValueError, match="from_torch"):
             interop.from_torch(module)

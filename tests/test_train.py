@@ -67,6 +67,8 @@ def test_fit_lowers_the_loss_and_writes_a_checkpoint(tmp_path):
     dict(),
     dict(batch_size=3, optimizer="adam", lr=0.01, clip=1.0),
     dict(shuffle=True, bptt_truncate=None, dtype="float32", evaluate_every=2),
+    dict(cell="gru", layers=2, dropout=0.3, optimizer="rmsprop", clip=5.0, batch_size=2),  # dropout masks too
+    dict(cell="lstm", optimizer="adamw", shuffle=True),
 ])
 @pytest.mark.parametrize("stop_after", [1, 5])
 def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, options, stop_after):
@@ -81,6 +83,68 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, options, stop_af
     for name, p in whole.model.named_parameters():
         np.testing.assert_array_equal(p.data, dict(resumed.model.named_parameters())[name].data, err_msg=name)
     assert resumed.history == whole.history
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam", "adamw", "rmsprop"])
+@pytest.mark.parametrize("cell, layers", [("rnn", 1), ("rnn", 2), ("gru", 2), ("lstm", 1)])
+def test_every_cell_and_optimizer_trains_and_its_checkpoint_loads(tmp_path, cell, layers, optimizer):
+    config = small(epochs=2, cell=cell, layers=layers, optimizer=optimizer, lr=None, clip=5.0, bptt_truncate=2)
+    config.check()
+    assert config.lr == train.DEFAULT_LR[optimizer]
+    result = train.fit(config, tmp_path / "run", progress=False, log=quiet)
+    losses = [h["loss"] for h in result.history]
+    assert losses[-1] < losses[0], losses
+    model, vocab, meta = train.load_model(tmp_path / "run")
+    assert (model.cell, model.num_layers, model.training) == (cell, layers, False)
+    assert meta["config"]["cell"] == cell and set(model.state_dict()) == set(result.model.state_dict())
+    for name, p in result.model.named_parameters():
+        np.testing.assert_array_equal(p.data, dict(model.named_parameters())[name].data, err_msg=name)
+    assert set(checkpoint.load(tmp_path / "run").optimizer) == set(result_optimizer_keys(result, config))
+
+
+def result_optimizer_keys(result, config):
+    return train._make_optimizer(config, result.model).state_dict().keys()
+
+
+def test_evaluation_is_without_dropout_and_restores_training_mode():
+    trainer = Trainer(small(cell="gru", layers=2, dropout=0.5), None, progress=False, log=quiet)
+    first = train.evaluate(trainer.model, trainer.pairs)
+    assert train.evaluate(trainer.model, trainer.pairs) == first  # dropout would draw new masks
+    assert trainer.model.training
+    x, y = trainer.pairs[0]
+    assert trainer.model.loss(x, y).item() != trainer.model.loss(x, y).item()  # while training, it drops
+
+
+def test_a_dropout_run_without_its_mask_generators_state_is_refused(tmp_path):
+    """Resuming would drop other units than the run that never stopped: one clear line, not a silent drift."""
+    train.fit(small(epochs=1, cell="gru", layers=2, dropout=0.3), tmp_path / "run", progress=False, log=quiet)
+    manifest = tmp_path / "run" / "checkpoint.json"
+    meta = json.loads(manifest.read_text())
+    del meta["dropout_rng_state"]
+    manifest.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="'dropout_rng_state' must be present when config.dropout is not 0"):
+        train.resume(tmp_path / "run", epochs=2, progress=False, log=quiet)
+
+
+def test_the_default_learning_rate_follows_the_optimizer_chosen_at_any_time():
+    import dataclasses
+
+    config = dataclasses.replace(TrainConfig(), optimizer="adam")
+    config.check()
+    assert config.lr == 0.001 and small(lr=None).lr is None
+
+
+def test_a_checkpoint_from_before_the_cell_options_loads_as_the_tutorials_model(tmp_path):
+    train.fit(small(epochs=1), tmp_path / "run", progress=False, log=quiet)
+    manifest = tmp_path / "run" / "checkpoint.json"
+    meta = json.loads(manifest.read_text())
+    for key in ("cell", "layers", "dropout"):
+        del meta["config"][key]
+    manifest.write_text(json.dumps(meta))
+    model, _, _ = train.load_model(tmp_path / "run")
+    assert not model.stacked and set(model.state_dict()) == {"U", "V", "W"}
+    resumed = train.resume(tmp_path / "run", epochs=2, progress=False, log=quiet)
+    assert resumed.exit_code == 0 and len(resumed.history) == 3
 
 
 def test_resume_can_extend_the_epochs(tmp_path):
@@ -154,7 +218,10 @@ def test_resume_refuses_changed_data(tmp_path):
     ("vocab_size", 3, "--vocab-size must be an integer >= 4"),
     ("hidden", 0, "--hidden must be an integer >= 1"),
     ("lr", -1.0, "--lr must be a positive number"),
-    ("optimizer", "rmsprop", "--optimizer must be 'sgd' or 'adam'"),
+    ("optimizer", "adagrad", "--optimizer must be one of 'sgd', 'momentum', 'adam', 'adamw', 'rmsprop'"),
+    ("cell", "elman", "--cell must be one of 'rnn', 'gru', 'lstm', got 'elman'"),
+    ("layers", 0, "--layers must be an integer from 1 to 64"),
+    ("dropout", 1.0, r"--dropout must be a number in \[0, 1\)"),
     ("bptt_truncate", -2, "--bptt-truncate must be absent or an integer >= 0"),
     ("seed", -1, "--seed must be an integer >= 0"),
     ("vocab_sentences", "most", "--vocab-sentences must be absent, 'all' or an integer >= 1"),

@@ -57,7 +57,7 @@ def _truncate(value: str) -> int | None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """Train the RNNLM (or resume a run) and report where the checkpoint is."""
+    """Train a language model (or resume a run) and report where the checkpoint is."""
     import dataclasses
     import shlex
     import time
@@ -210,6 +210,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
 def _vocab_sentences(text: str) -> int | str:
     return "all" if text.lower() == "all" else _int_at_least(1)(text)
 
@@ -232,11 +242,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="count the vocabulary over the first N sentences or all (default: the training ones)")
     p.add_argument("--hidden", type=positive, help="hidden units (default 100)")
     p.add_argument("--epochs", type=count, help="epochs in all (default 10; with --resume, may extend the run)")
-    p.add_argument("--lr", type=_positive_float, help="learning rate (default 0.005; with --resume, replaces it)")
+    p.add_argument("--lr", type=_positive_float,
+                   help="learning rate (default 0.005 for sgd, 0.001 for the others; with --resume, replaces it)")
     p.add_argument("--batch-size", type=positive, help="sentences per step, padded (default 1: the tutorial's SGD)")
     p.add_argument("--bptt-truncate", type=_truncate, metavar="K|full", help="BPTT truncation (default 4)")
-    p.add_argument("--optimizer", choices=["sgd", "adam"], help="default sgd")
+    p.add_argument("--optimizer", choices=["sgd", "momentum", "adam", "adamw", "rmsprop"],
+                   help="default sgd (the tutorial's); momentum is SGD with 0.9, rmsprop decays at 0.9")
     p.add_argument("--clip", type=_positive_float, help="clip the global gradient norm to this value")
+    p.add_argument("--cell", choices=["rnn", "gru", "lstm"],
+                   help="recurrent cell (default rnn; with one layer, the tutorial's model)")
+    p.add_argument("--layers", type=_int_at_least(1, 64), help="recurrent layers (default 1)")
+    p.add_argument("--dropout", type=_probability, help="dropout between recurrent layers (default 0)")
     p.add_argument("--dtype", choices=["float32", "float64"], help="default float64")
     p.add_argument("--seed", type=seed, help="seed for the initial weights (default 0)")
     p.add_argument("--max-sentences", type=positive, metavar="N", help="train on the first N sentences, read no more")

@@ -9,15 +9,17 @@ tinygrad_rnn           torch.nn
 ``nn.Embedding``       ``Embedding`` (no ``padding_idx``, ``max_norm``, ``scale_grad_by_freq``)
 ``nn.LayerNorm``       ``LayerNorm``
 ``nn.Dropout``         ``Dropout`` (same ``p``; the random masks come from different generators)
+``nn.RNNCell``         ``RNNCell``, same ``nonlinearity`` and bias
 ``nn.GRUCell``         ``GRUCell``
 ``nn.LSTMCell``        ``LSTMCell``
+``nn.RNN``             ``RNN``, same ``nonlinearity``, layers, direction, dropout, bias and ``batch_first``
 ``nn.GRU``/``LSTM``    ``GRU``/``LSTM``, same layers, direction, dropout, bias and ``batch_first``
-                       (no ``proj_size``; dropout masks come from different generators)
-``nn.RNNCell``         ``RNNCell``: its one ``bias`` is torch's ``bias_ih`` and ``bias_hh`` is zero
-``nn.RNN``             ``RNN(batch_first=True)``, one layer, biases as RNNCell's (``_l0``); back from
-                       torch the two biases are summed, exact when one is zero
+                       (no ``proj_size``); RNN, GRU and LSTM: names as torch's, key for key, and
+                       dropout masks from different generators
 ``nn.Sequential``      ``Sequential`` of the converted children
-``models.RNNLM``       ``TorchRNNLM`` below: ``nn.RNN`` (U, W, no bias) fed one-hot ids + ``Linear`` V
+``models.RNNLM``       ``TorchRNNLM`` below: the tutorial's as ``nn.RNN`` (U, W, no bias) fed one-hot ids +
+                       ``Linear`` V; a stacked one as ``Embedding`` (E transposed) + ``RNN``/``GRU``/``LSTM``
+                       (the same names) + ``Linear`` V
 =====================  =====================================================================
 """
 
@@ -59,24 +61,39 @@ def _rnnlm_class():
     torch = _torch()
 
     class TorchRNNLM(torch.nn.Module):
-        """RNNLM in PyTorch: s_t = tanh(U x_t + W s_{t-1}) is ``nn.RNN`` on one-hot x_t (so ``rnn.weight_ih_l0``
-        is U itself and ``rnn.weight_hh_l0`` is W, no biases) and the scores V s_t a ``Linear`` without bias.
-
-        The one-hot product is exact (one term is nonzero) but costs a (word_dim × hidden) product per step.
-        ``bptt_truncate`` is kept for the way back only: torch always backpropagates through all steps.
+        """RNNLM in PyTorch. The tutorial's s_t = tanh(U x_t + W s_{t-1}) is ``nn.RNN`` on one-hot x_t (so
+        ``rnn.weight_ih_l0`` is U itself and ``rnn.weight_hh_l0`` is W, no biases); the one-hot product is exact
+        (one term is nonzero) but costs a (word_dim × hidden) product per step. A stacked model is
+        ``embedding`` (weight E transposed), ``rnn`` (``nn.RNN``/``GRU``/``LSTM``, batch first) and the scores
+        V s_t, in both a ``Linear`` without bias. ``bptt_truncate`` is kept for the way back only: torch
+        always backpropagates through all steps.
         """
 
-        def __init__(self, word_dim: int, hidden_dim: int, bptt_truncate: int | None = None, dtype=None):
+        def __init__(self, word_dim: int, hidden_dim: int, bptt_truncate: int | None = None, dtype=None,
+                     cell: str = "rnn", num_layers: int = 1, dropout: float = 0.0):
             super().__init__()
             self.word_dim, self.hidden_dim, self.bptt_truncate = word_dim, hidden_dim, bptt_truncate
-            self.rnn = torch.nn.RNN(word_dim, hidden_dim, nonlinearity="tanh", bias=False, batch_first=True,
-                                    dtype=dtype)
+            self.cell, self.num_layers, self.dropout = cell, num_layers, dropout
+            self.stacked = cell != "rnn" or num_layers != 1
+            if self.stacked:
+                self.embedding = torch.nn.Embedding(word_dim, hidden_dim, dtype=dtype)
+                self.rnn = getattr(torch.nn, cell.upper())(hidden_dim, hidden_dim, num_layers, batch_first=True,
+                                                           dropout=dropout, dtype=dtype)
+            else:
+                self.rnn = torch.nn.RNN(word_dim, hidden_dim, nonlinearity="tanh", bias=False, batch_first=True,
+                                        dtype=dtype)
             self.out = torch.nn.Linear(hidden_dim, word_dim, bias=False, dtype=dtype)
 
         def hidden_states(self, x, h0=None):
-            """States (B, T, H) for ids (T,) or (B, T), from ``h0`` (B, H) or zeros, as RNNLM's."""
+            """Top-layer states (B, T, H) for ids (T,) or (B, T), from ``h0`` as RNNLM's, or zeros."""
             ids = torch.as_tensor(x).long()
             ids = ids if ids.ndim == 2 else ids[None]
+            if self.stacked:
+                if isinstance(h0, (tuple, list)):  # the LSTM's (h0, c0)
+                    h0 = tuple(torch.as_tensor(s) for s in h0)
+                elif h0 is not None:
+                    h0 = torch.as_tensor(h0)
+                return self.rnn(self.embedding(ids), h0)[0]
             onehot = torch.nn.functional.one_hot(ids, self.word_dim).to(self.out.weight.dtype)
             return self.rnn(onehot, None if h0 is None else torch.as_tensor(h0)[None])[0]
 
@@ -123,6 +140,16 @@ def _torch_dtype(dtype):
     return _torch().from_numpy(np.empty(0, dtype)).dtype
 
 
+def _kind(module, classes) -> str:
+    """The name of the first of ``classes`` that ``module`` is an instance of: a subclass converts as its base."""
+    return next(c.__name__ for c in classes if isinstance(module, c))
+
+
+def _nonlinearity(module, elman) -> dict:
+    """``nonlinearity=`` for the Elman RNN and its cell (the only recurrent layers that have one)."""
+    return {"nonlinearity": module.nonlinearity} if isinstance(module, elman) else {}
+
+
 def to_torch(module):
     """The equivalent ``torch.nn`` module holding copies of ``module``'s weights, in the same dtype.
 
@@ -132,9 +159,16 @@ def to_torch(module):
     tnn = torch.nn
     dt = _torch_dtype(_dtype_of(module))
     if isinstance(module, RNNLM):
-        out = _rnnlm_class()(module.word_dim, module.hidden_dim, module.bptt_truncate, dtype=dt)
-        out.load_state_dict(_tensors({"rnn.weight_ih_l0": module.U.data, "rnn.weight_hh_l0": module.W.data,
-                                      "out.weight": module.V.data}))
+        out = _rnnlm_class()(module.word_dim, module.hidden_dim, module.bptt_truncate, dtype=dt, cell=module.cell,
+                             num_layers=module.num_layers, dropout=module.dropout)
+        if module.stacked:
+            weights = {"embedding.weight": module.E.data.T, "out.weight": module.V.data,
+                       **{"rnn." + k: v for k, v in module.rnn.state_dict().items()}}
+        else:
+            weights = {"rnn.weight_ih_l0": module.U.data, "rnn.weight_hh_l0": module.W.data,
+                       "out.weight": module.V.data}
+        out.load_state_dict(_tensors(weights))
+        out.train(bool(module.rnn.training) if module.stacked else bool(module.training))  # dropout on or off
     elif isinstance(module, nn.Linear):
         out_f, in_f = module.weight.shape
         out = tnn.Linear(in_f, out_f, bias=module.bias is not None, dtype=dt)
@@ -148,31 +182,17 @@ def to_torch(module):
         out.load_state_dict(_tensors(module.state_dict()))
     elif isinstance(module, nn.Dropout):
         out = tnn.Dropout(module.p)
-    elif isinstance(module, (nn.GRUCell, nn.LSTMCell)):
-        cls = tnn.GRUCell if isinstance(module, nn.GRUCell) else tnn.LSTMCell
-        out = cls(module.input_size, module.hidden_size, bias=module.bias_ih is not None, dtype=dt)
-        out.load_state_dict(_tensors(module.state_dict()))
-    elif isinstance(module, (nn.GRU, nn.LSTM)):
-        cls = tnn.GRU if isinstance(module, nn.GRU) else tnn.LSTM
+    elif isinstance(module, (nn.RNNCell, nn.GRUCell, nn.LSTMCell)):
+        cls = getattr(tnn, _kind(module, (nn.RNNCell, nn.GRUCell, nn.LSTMCell)))
+        out = cls(module.input_size, module.hidden_size, bias=module.bias_ih is not None, dtype=dt,
+                  **_nonlinearity(module, (nn.RNNCell, nn.RNN)))
+        out.load_state_dict(_tensors(module.state_dict()))  # the same names: weight_ih, weight_hh, bias_ih, bias_hh
+    elif isinstance(module, (nn.RNN, nn.GRU, nn.LSTM)):
+        cls = getattr(tnn, _kind(module, (nn.RNN, nn.GRU, nn.LSTM)))
         out = cls(module.input_size, module.hidden_size, num_layers=module.num_layers, bias=module.bias,
                   batch_first=module.batch_first, dropout=module.dropout, bidirectional=module.bidirectional,
-                  dtype=dt)
+                  dtype=dt, **_nonlinearity(module, (nn.RNNCell, nn.RNN)))
         out.load_state_dict(_tensors(module.state_dict()))  # the same names, registered in torch's order
-    elif isinstance(module, nn.RNN):  # before RNNCell: RNN is a subclass of it
-        hidden, inputs = module.weight_ih.shape
-        bias = module.bias is not None
-        out = tnn.RNN(inputs, hidden, nonlinearity=module.nonlinearity, bias=bias, batch_first=True, dtype=dt)
-        state = {"weight_ih_l0": module.weight_ih.data, "weight_hh_l0": module.weight_hh.data}
-        if bias:  # torch adds b_ih + b_hh; a zero b_hh adds nothing, so the sum is the one bias exactly
-            state.update(bias_ih_l0=module.bias.data, bias_hh_l0=np.zeros_like(module.bias.data))
-        out.load_state_dict(_tensors(state))
-    elif isinstance(module, nn.RNNCell):
-        hidden, inputs = module.weight_ih.shape
-        out = tnn.RNNCell(inputs, hidden, bias=module.bias is not None, nonlinearity=module.nonlinearity, dtype=dt)
-        state = {"weight_ih": module.weight_ih.data, "weight_hh": module.weight_hh.data}
-        if module.bias is not None:
-            state.update(bias_ih=module.bias.data, bias_hh=np.zeros_like(module.bias.data))
-        out.load_state_dict(_tensors(state))
     elif isinstance(module, nn.Sequential):
         out = tnn.Sequential(*(to_torch(m) for m in module))
     else:
@@ -185,7 +205,7 @@ def from_torch(torch_module):
     """The library's module equivalent to ``torch_module``, with copies of its weights in the same dtype.
 
     Raises TypeError for an unsupported type and ValueError for options with no exact counterpart here
-    (a multi-layer or bidirectional ``RNN``, ``proj_size``, an Embedding's ``max_norm``, …).
+    (an LSTM's ``proj_size``, an Embedding's ``padding_idx`` or ``max_norm``, …).
     """
     torch = _torch()
     tnn = torch.nn
@@ -193,9 +213,14 @@ def from_torch(torch_module):
     params = list(m.parameters())
     dt = params[0].detach().cpu().numpy().dtype if params else np.dtype(np.float64)
     if isinstance(m, _rnnlm_class()):
-        out = RNNLM(m.word_dim, m.hidden_dim, m.bptt_truncate, dtype=dt)
+        out = RNNLM(m.word_dim, m.hidden_dim, m.bptt_truncate, cell=m.cell, num_layers=m.num_layers,
+                    dropout=m.dropout, dtype=dt)
         s = _arrays(m)
-        out.load_state_dict({"U": s["rnn.weight_ih_l0"], "W": s["rnn.weight_hh_l0"], "V": s["out.weight"]})
+        if out.stacked:
+            out.load_state_dict({"E": np.ascontiguousarray(s.pop("embedding.weight").T), "V": s.pop("out.weight"),
+                                 **s})  # the rest: rnn.weight_ih_l0, …, the same names
+        else:
+            out.load_state_dict({"U": s["rnn.weight_ih_l0"], "W": s["rnn.weight_hh_l0"], "V": s["out.weight"]})
     elif isinstance(m, tnn.Linear):
         out = nn.Linear(m.in_features, m.out_features, bias=m.bias is not None, dtype=dt)
         out.load_state_dict(_arrays(m))
@@ -213,35 +238,18 @@ def from_torch(torch_module):
         out.load_state_dict(_arrays(m))
     elif isinstance(m, tnn.Dropout):
         out = nn.Dropout(m.p)
-    elif isinstance(m, (tnn.GRUCell, tnn.LSTMCell)):
-        cls = nn.GRUCell if isinstance(m, tnn.GRUCell) else nn.LSTMCell
-        out = cls(m.input_size, m.hidden_size, bias=m.bias, dtype=dt)
+    elif isinstance(m, (tnn.RNNCell, tnn.GRUCell, tnn.LSTMCell)):
+        cls = getattr(nn, _kind(m, (tnn.RNNCell, tnn.GRUCell, tnn.LSTMCell)))
+        out = cls(m.input_size, m.hidden_size, bias=m.bias, dtype=dt, **_nonlinearity(m, (tnn.RNNCell, tnn.RNN)))
         out.load_state_dict(_arrays(m))
-    elif isinstance(m, (tnn.GRU, tnn.LSTM)):
+    elif isinstance(m, (tnn.RNN, tnn.GRU, tnn.LSTM)):
         if getattr(m, "proj_size", 0):
             raise ValueError(f"from_torch: nn.LSTM has no proj_size (got {m.proj_size})")
-        cls = nn.GRU if isinstance(m, tnn.GRU) else nn.LSTM
+        cls = getattr(nn, _kind(m, (tnn.RNN, tnn.GRU, tnn.LSTM)))
         out = cls(m.input_size, m.hidden_size, num_layers=m.num_layers, bias=m.bias, batch_first=m.batch_first,
-                  dropout=m.dropout, bidirectional=m.bidirectional, dtype=dt)
+                  dropout=m.dropout, bidirectional=m.bidirectional, dtype=dt,
+                  **_nonlinearity(m, (tnn.RNNCell, tnn.RNN)))
         out.load_state_dict(_arrays(m))
-    elif isinstance(m, tnn.RNN):
-        if m.num_layers != 1 or m.bidirectional or not m.batch_first:
-            raise ValueError("from_torch: nn.RNN is one layer, one direction, batch first; got "
-                             f"num_layers={m.num_layers}, bidirectional={m.bidirectional}, "
-                             f"batch_first={m.batch_first}")
-        s = _arrays(m)
-        out = nn.RNN(m.input_size, m.hidden_size, nonlinearity=m.nonlinearity, bias=m.bias, dtype=dt)
-        state = {"weight_ih": s["weight_ih_l0"], "weight_hh": s["weight_hh_l0"]}
-        if m.bias:  # one rounding when both are nonzero; exact for what to_torch made (b_hh zero)
-            state["bias"] = s["bias_ih_l0"] + s["bias_hh_l0"]
-        out.load_state_dict(state)
-    elif isinstance(m, tnn.RNNCell):
-        s = _arrays(m)
-        out = nn.RNNCell(m.input_size, m.hidden_size, nonlinearity=m.nonlinearity, bias=m.bias, dtype=dt)
-        state = {"weight_ih": s["weight_ih"], "weight_hh": s["weight_hh"]}
-        if m.bias:
-            state["bias"] = s["bias_ih"] + s["bias_hh"]
-        out.load_state_dict(state)
     elif isinstance(m, tnn.Sequential):
         out = nn.Sequential(*(from_torch(c) for c in m))
     else:

@@ -21,10 +21,12 @@ from tqdm import tqdm
 from . import checkpoint, corpus, data, rundir, train_meta
 from .grad_mode import no_grad
 from .models import RNNLM
-from .optim import SGD, Adam, HalveOnIncrease, Optimizer, clip_grad_norm_
+from .optim import SGD, Adam, AdamW, HalveOnIncrease, Optimizer, RMSprop, clip_grad_norm_
 from .stopping import Stopped, StopRequest
 
 LOSSES_FILE = "losses.csv"
+DEFAULT_LR = {"sgd": 0.005, "momentum": 0.001, "adam": 0.001, "adamw": 0.001, "rmsprop": 0.001}
+OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2, "rmsprop": 1}  # arrays per parameter
 TOKENS_FILE = "tokens.npz"
 DIVERGENCE_FACTOR = 4  # a loss per token above 4 × max(ln V, the first evaluated loss) has diverged
 EXIT_DIVERGED = 3
@@ -48,11 +50,14 @@ class TrainConfig:
     vocab_sentences: int | str | None = None  # count words over N sentences, or "all"; None: the training ones
     hidden: int = 100
     epochs: int = 10
-    lr: float = 0.005
+    lr: float | None = None          # None: the optimizer's default, DEFAULT_LR
     batch_size: int = 1              # 1 is the tutorial's per-sentence SGD
     bptt_truncate: int | None = 4    # None is full BPTT
-    optimizer: str = "sgd"           # "sgd" or "adam"
+    optimizer: str = "sgd"           # one of OPTIMIZERS
     clip: float | None = None        # max global gradient norm
+    cell: str = "rnn"                # "rnn", "gru" or "lstm"; rnn with 1 layer is the tutorial's model
+    layers: int = 1                  # recurrent layers
+    dropout: float = 0.0             # between recurrent layers, while training
     dtype: str = "float64"           # "float64" or "float32"
     seed: int = 0
     max_sentences: int | None = None  # train on the first N sentences, and read no further
@@ -60,12 +65,18 @@ class TrainConfig:
     shuffle: bool = False            # the tutorial keeps the corpus order
 
     def check(self) -> None:
-        """Refuse options out of range, naming the option as the command line spells it."""
+        """Refuse options out of range, naming the option as the command line spells it; fill in the
+        optimizer's default learning rate when none was given."""
+        if self.lr is None:  # (an unknown optimizer is reported below, by its own name)
+            self.lr = DEFAULT_LR.get(self.optimizer, DEFAULT_LR["sgd"])
         for name, (ok, rule) in train_meta.CONFIG_SCHEMA.items():
             value = getattr(self, name)
             if not ok(value):
                 flag = name.replace("_", "-")
                 raise ConfigError(f"--{flag} must be {rule.replace('null', 'absent')}, got {value!r}")
+        clash = train_meta.config_clash(dataclasses.asdict(self))
+        if clash:
+            raise ConfigError(clash)
         self.check_memory(4)  # the vocabulary is not known yet: its least size; again once it is
 
 
@@ -73,16 +84,23 @@ class TrainConfig:
         """Refuse a model that cannot fit in the memory available, before building it."""
         need, have = memory_needed(self, vocab), available_memory()
         if have is not None and need > have:
-            raise ConfigError(f"--hidden {self.hidden} with a vocabulary of {vocab:,} words needs about "
+            model = f"--hidden {self.hidden}" if self.cell == "rnn" and self.layers == 1 else \
+                f"--cell {self.cell} --layers {self.layers} --hidden {self.hidden}"
+            raise ConfigError(f"{model} with a vocabulary of {vocab:,} words needs about "
                               f"{need / 2**30:,.1f} GiB for the model, its gradients and the optimizer's state; "
                               f"this machine has {have / 2**30:,.1f} GiB available")
 
 
 def memory_needed(config: TrainConfig, vocab: int) -> int:
-    """Bytes the model needs at the least: parameters, gradients, optimizer state and scratch (U, V, W)."""
+    """Bytes the model needs at the least: parameters, gradients, optimizer state and scratch."""
     itemsize = np.dtype(config.dtype).itemsize
-    params = 2 * vocab * config.hidden + config.hidden ** 2
-    copies = 3 + (2 if config.optimizer == "adam" else 0)  # weights, gradients, scratch; Adam's moments
+    h = config.hidden
+    if config.cell == "rnn" and config.layers == 1:
+        params = 2 * vocab * h + h ** 2  # U, V, W
+    else:  # E, V, and per layer two gate matrices and two biases
+        gates = {"rnn": 1, "gru": 3, "lstm": 4}[config.cell]
+        params = 2 * vocab * h + config.layers * gates * (2 * h * h + 2 * h)
+    copies = 3 + OPTIMIZER_STATES[config.optimizer]  # weights, gradients, scratch; the optimizer's state
     return params * copies * itemsize
 
 
@@ -116,16 +134,21 @@ def evaluate(model: RNNLM, pairs, batch_size: int = 64, stop: StopRequest | None
     None when ``stop`` was requested before it finished (a Ctrl-C during a long evaluation).
     """
     total, tokens = 0.0, 0
+    was_training = model.training
+    model.eval()  # no dropout while measuring
     bar = tqdm(total=len(pairs), unit="sent", leave=False, desc="evaluating",
                disable=(not progress) if progress is not None else None)
-    with no_grad(), bar:
-        for i in range(0, len(pairs), batch_size):
-            if stop is not None and stop.is_set():
-                return None
-            x, y, mask = data.pad_batch(pairs[i:i + batch_size])
-            total += float(model.loss(x, y, mask, reduction="sum").item())
-            tokens += int(mask.sum())
-            bar.update(len(x))
+    try:
+        with no_grad(), bar:
+            for i in range(0, len(pairs), batch_size):
+                if stop is not None and stop.is_set():
+                    return None
+                x, y, mask = data.pad_batch(pairs[i:i + batch_size])
+                total += float(model.loss(x, y, mask, reduction="sum").item())
+                tokens += int(mask.sum())
+                bar.update(len(x))
+    finally:
+        model.train(was_training)
     return total / max(tokens, 1)
 
 
@@ -143,8 +166,7 @@ class Trainer:
                                            config.vocab_sentences, config.column, progress, log, self.stop)
         self.vocab, self.pairs = self.corpus.vocab, self.corpus.pairs
         config.check_memory(len(self.vocab))
-        self.model = RNNLM(len(self.vocab), config.hidden, config.bptt_truncate,
-                           dtype=np.dtype(config.dtype), seed=config.seed)
+        self.model = build_model(config, len(self.vocab))
         self.optimizer = _make_optimizer(config, self.model)
         self.schedule = HalveOnIncrease(self.optimizer, every=config.evaluate_every)
         self.rng = np.random.default_rng(config.seed)
@@ -170,6 +192,7 @@ class Trainer:
             "epoch": self.epoch, "position": self.position, "evaluated_epoch": self.evaluated_epoch,
             "sentences_seen": self.sentences_seen, "lr": self.optimizer.lr, "loss_history": self.history,
             "epoch_rng_state": self.epoch_rng_state,
+            **({"dropout_rng_state": self.model.rnn.drop.rng.bit_generator.state} if self.config.dropout else {}),
             "data": {"source": self.corpus.source, "sha256": self.corpus.digest, "bytes": self.corpus.bytes_read,
                      "complete": self.corpus.complete, "tokens_sha256": self.tokens_sha256},
         }
@@ -230,6 +253,8 @@ class Trainer:
         self.evaluated_epoch, self.sentences_seen = int(meta["evaluated_epoch"]), int(meta["sentences_seen"])
         self.epoch_rng_state = meta["epoch_rng_state"]
         self.rng.bit_generator.state = self.epoch_rng_state
+        if config.dropout and "dropout_rng_state" in meta:  # the same masks as a run never stopped
+            self.model.rnn.drop.rng.bit_generator.state = meta["dropout_rng_state"]
         return self
 
     # --- training ----------------------------------------------------------------------
@@ -495,7 +520,7 @@ def load_model(directory: str | Path, log: Callable[[str], None] | None = None) 
     manifest = Path(directory) / checkpoint.META_FILE
     cfg = train_meta.check(loaded.meta, manifest)
     vocab = data.Vocabulary(loaded.meta["vocabulary"])
-    model = RNNLM(len(vocab), cfg["hidden"], cfg["bptt_truncate"], dtype=np.dtype(cfg["dtype"]))
+    model = build_model(TrainConfig(**cfg), len(vocab)).eval()
     _finite(loaded.model, loaded.files["model"], "weight")
     try:
         model.load_state_dict(loaded.model)
@@ -504,10 +529,22 @@ def load_model(directory: str | Path, log: Callable[[str], None] | None = None) 
     return model, vocab, loaded.meta
 
 
+def build_model(config: TrainConfig, vocab: int) -> RNNLM:
+    """The configured model, with fresh weights from ``config.seed``."""
+    return RNNLM(vocab, config.hidden, config.bptt_truncate, cell=config.cell, num_layers=config.layers,
+                 dropout=config.dropout, dtype=np.dtype(config.dtype), seed=config.seed)
+
+
 def _make_optimizer(config: TrainConfig, model: RNNLM) -> Optimizer:
-    if config.optimizer == "adam":
-        return Adam(model.parameters(), lr=config.lr)
-    return SGD(model.parameters(), lr=config.lr)
+    """PyTorch's update rules; momentum 0.9, and RMSprop with the series' decay of 0.9 (torch's default is 0.99)."""
+    params, lr = model.parameters(), config.lr
+    return {
+        "sgd": lambda: SGD(params, lr=lr),
+        "momentum": lambda: SGD(params, lr=lr, momentum=0.9),
+        "adam": lambda: Adam(params, lr=lr),
+        "adamw": lambda: AdamW(params, lr=lr),
+        "rmsprop": lambda: RMSprop(params, lr=lr, alpha=0.9),
+    }[config.optimizer]()
 
 
 def _losses_csv(history: list[dict]) -> bytes:

@@ -16,6 +16,8 @@ import numpy as np
 from .checkpoint import CheckpointError
 
 _MARKERS = ("SENTENCE_START", "SENTENCE_END", "UNKNOWN_TOKEN")
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop")
+CELLS = ("rnn", "gru", "lstm")
 
 
 _BIG = 2**62  # any count or seed a run can have fits in an int64, with room
@@ -56,15 +58,27 @@ CONFIG_SCHEMA = {
     "lr": (lambda v: _is_real(v) and v > 0, "a positive number"),
     "batch_size": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
     "bptt_truncate": (lambda v: v is None or (_is_int(v) and v >= 0), "null or an integer >= 0"),
-    "optimizer": (lambda v: v in ("sgd", "adam"), "'sgd' or 'adam'"),
+    "optimizer": (lambda v: v in OPTIMIZERS, "one of " + ", ".join(map(repr, OPTIMIZERS))),
     "clip": (lambda v: v is None or (_is_real(v) and v > 0), "null or a positive number"),
     "dtype": (lambda v: v in ("float32", "float64"), "'float32' or 'float64'"),
     "seed": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
     "max_sentences": (lambda v: v is None or (_is_int(v) and v >= 1), "null or an integer >= 1"),
     "evaluate_every": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
     "shuffle": (lambda v: isinstance(v, bool), "true or false"),
+    "cell": (lambda v: v in CELLS, "one of " + ", ".join(map(repr, CELLS))),
+    "layers": (lambda v: _is_int(v) and 1 <= v <= 64, "an integer from 1 to 64"),
+    "dropout": (lambda v: _is_real(v) and 0 <= v < 1, "a number in [0, 1)"),
 }
 OPTIONAL_CONFIG = {"column": "body", "vocab_sentences": "all"}  # absent from format 1: its behaviour then
+ADDED_CONFIG = {"cell": "rnn", "layers": 1, "dropout": 0.0}  # absent from runs older than these options
+
+
+def config_clash(config: dict) -> str | None:
+    """Options valid alone that do not go together: what is wrong, in one line, or None."""
+    if config["dropout"] and config["layers"] < 2:
+        return (f"--dropout {config['dropout']:g} needs --layers 2 or more: dropout acts between recurrent "
+                "layers, and with one layer it would do nothing")
+    return None
 
 
 def check(meta: dict, manifest: Path) -> dict:
@@ -78,6 +92,7 @@ def check(meta: dict, manifest: Path) -> dict:
         raise bad("'config'", "an object")
     if meta.get("format") == 1:
         config = {**OPTIONAL_CONFIG, **config}
+    config = {**ADDED_CONFIG, **config}
     unknown = sorted(set(config) - set(CONFIG_SCHEMA))
     if unknown:
         raise CheckpointError(f"{manifest}: unknown config field {unknown[0]!r}")
@@ -86,6 +101,9 @@ def check(meta: dict, manifest: Path) -> dict:
             raise bad(f"config.{name}", f"present ({rule})")
         if not ok(config[name]):
             raise bad(f"config.{name}", rule, config[name])
+    clash = config_clash(config)
+    if clash:
+        raise CheckpointError(f"{manifest}: {clash.replace('--', 'config.')}")
     vocab = meta.get("vocabulary")
     if not (isinstance(vocab, list) and all(_is_text(w) for w in vocab) and len(set(vocab)) == len(vocab)
             and all(m in vocab for m in _MARKERS) and 4 <= len(vocab) <= config["vocab_size"]):
@@ -102,6 +120,10 @@ def check(meta: dict, manifest: Path) -> dict:
             raise bad(f"'{name}'", rule, meta.get(name))
     _check_history(meta.get("loss_history"), bad)
     _check_rng_state(meta.get("epoch_rng_state"), bad)
+    if config["dropout"]:  # without it a resumed run would drop other units than one never stopped
+        if "dropout_rng_state" not in meta:
+            raise bad("'dropout_rng_state'", "present when config.dropout is not 0 (a PCG64 state)")
+        _check_rng_state(meta["dropout_rng_state"], bad, "'dropout_rng_state'")
     if meta.get("format") != 1:
         _check_data(meta.get("data"), bad)
     return config
@@ -115,7 +137,7 @@ def _check_history(history, bad) -> None:
         raise bad("'loss_history'", "a list of {epoch, sentences_seen, loss, lr} with finite numbers")
 
 
-def _check_rng_state(state, bad) -> None:
+def _check_rng_state(state, bad, field: str = "'epoch_rng_state'") -> None:
     try:
         if not isinstance(state, dict) or state.get("bit_generator") != "PCG64":
             raise ValueError
@@ -125,7 +147,7 @@ def _check_rng_state(state, bad) -> None:
             raise ValueError
         np.random.default_rng().bit_generator.state = state
     except (ValueError, TypeError, KeyError, OverflowError):
-        raise bad("'epoch_rng_state'", "a PCG64 state as numpy writes it") from None
+        raise bad(field, "a PCG64 state as numpy writes it") from None
 
 
 def _in_range(v, end: int) -> bool:

@@ -91,6 +91,13 @@ def test_cells_match_numpy_and_start_from_zeros():
         lstm(x, (h, np.zeros((2, 3))))
 
 
+@pytest.mark.parametrize("make", [lambda: nn.RNNCell(3, 4, "relu"), lambda: nn.RNN(3, 4, "relu"),
+                                  lambda: nn.GRU(3, 4, 2, "x"), lambda: nn.LSTMCell(3, 4, 0)])
+def test_arguments_out_of_pytorchs_order_are_refused_not_misread(make):
+    with pytest.raises(TypeError, match="the order is PyTorch's: pass nonlinearity= by name"):
+        make()
+
+
 def test_init_is_uniform_within_one_over_sqrt_hidden_and_seeded():
     a, b = nn.LSTM(3, 16, num_layers=2, seed=5), nn.LSTM(3, 16, num_layers=2, seed=5)
     for (name, p), q in zip(a.named_parameters(), b.parameters()):

@@ -6,8 +6,8 @@ from .dropout import Dropout
 from .layers import Embedding, Linear
 from .module import Module, Parameter
 from .norm import LayerNorm
-from .recurrent import GRU, LSTM, GRUCell, LSTMCell
-from .rnn import RNN, RNNCell, recurrence
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .rnn import recurrence
 
 __all__ = ["GRU", "LSTM", "RNN", "Dropout", "Embedding", "GRUCell", "LSTMCell", "LayerNorm", "Linear", "Module",
            "ModuleDict", "ModuleList", "Parameter", "RNNCell", "Sequential", "recurrence"]

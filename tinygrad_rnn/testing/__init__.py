@@ -130,11 +130,11 @@ def _rnnlm_loss(u, v, w):
     return model.loss(np.array([0, 3, 1, 4, 2]), np.array([3, 1, 4, 2, 0]))
 
 
-def _rnn_states(x, h0, w_ih, w_hh, b):
+def _rnn_outputs(x, h0, w_ih, w_hh, b_ih, b_hh):
     from ..nn import RNN
 
-    rnn = RNN(3, 4)
-    rnn.weight_ih, rnn.weight_hh, rnn.bias = w_ih, w_hh, b
+    rnn = RNN(2, 2)
+    rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0 = w_ih, w_hh, b_ih, b_hh
     return rnn(x, h0)[0]
 
 
@@ -158,7 +158,8 @@ def _lstm_outputs(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
 # Models built from the primitives, checked the same way (not primitives: kept out of the registry sweep).
 MODEL_CASES: list[OpCase] = [
     OpCase("rnnlm", "full BPTT loss (U, V, W)", _rnnlm_loss, ((3, 5), (5, 3), (3, 3))),
-    OpCase("rnn", "nn.RNN states (x, h0, W_ih, W_hh, b)", _rnn_states, ((4, 3), (4,), (4, 3), (4, 4), (4,))),
+    OpCase("rnn", "nn.RNN outputs (x, h0, W_ih, W_hh, b_ih, b_hh)", _rnn_outputs,
+           ((1, 3, 2), (1, 1, 2), (2, 2), (2, 2), (2,), (2,))),
     OpCase("gru", "nn.GRU outputs (x, h0, W_ih, W_hh, b_ih, b_hh)", _gru_outputs,
            ((1, 3, 2), (1, 1, 2), (6, 2), (6, 2), (6,), (6,))),
     OpCase("lstm", "nn.LSTM outputs and c_n (x, h0, c0, W_ih, W_hh, b_ih, b_hh)", _lstm_outputs,
