@@ -169,14 +169,16 @@ def plot(rows, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{c} V={v}\n{d}, {t} thr" for c, v, d, t, _ in rows]
+    labels = [f"{c} V={v}\n{d}\n{'1 thread' if t == '1' else 'default threads'}" for c, v, d, t, _ in rows]
     x = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(max(8, len(rows) * 0.8), 4))
+    fig, ax = plt.subplots(figsize=(max(8, len(rows) * 0.85), 4.5))
     ax.bar(x - 0.2, [m["tape"] / m["fused"] for *_, m in rows], 0.4, label="tape ÷ nn.GRU/nn.LSTM")
     ax.bar(x + 0.2, [m["tape"] / m["loop"] for *_, m in rows], 0.4, label="tape ÷ cell loop")
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks(x, labels, fontsize=7)
     ax.set_ylabel("time ratio (lower is better)")
+    ax.set_title(f"one training step, tape ÷ PyTorch eager (batch 32, length 64; {platform.machine()}, "
+                 f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d')})", fontsize=9)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
