@@ -120,6 +120,9 @@ def test_a_dropout_run_without_its_mask_generators_state_is_refused(tmp_path):
     train.fit(small(epochs=1, cell="gru", layers=2, dropout=0.3), tmp_path / "run", progress=False, log=quiet)
     manifest = tmp_path / "run" / "checkpoint.json"
     meta = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps(dict(meta, dropout_rng_state={"bit_generator": "MT19937"})))
+    with pytest.raises(CheckpointError, match="'dropout_rng_state' must be a PCG64 state"):
+        train.resume(tmp_path / "run", epochs=2, progress=False, log=quiet)
     del meta["dropout_rng_state"]
     manifest.write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="'dropout_rng_state' must be present when config.dropout is not 0"):

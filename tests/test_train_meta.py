@@ -53,7 +53,6 @@ EDITS = [
     ("config.cell", "elman", "config.cell must be one of 'rnn', 'gru', 'lstm'"),
     ("config.layers", 1.5, "config.layers must be an integer from 1 to 64"),
     ("config.dropout", 0.5, "config.dropout 0.5 needs config.layers 2 or more"),
-    ("dropout_rng_state", {"bit_generator": "MT19937"}, "'dropout_rng_state' must be a PCG64 state"),
     ("config.shuffle", "no", "config.shuffle must be true or false"),
     ("config.surprise", 1, "unknown config field 'surprise'"),
     ("config", [], "'config' must be an object"),
