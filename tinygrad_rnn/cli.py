@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .train_meta import CELLS, OPTIMIZERS
+
 
 class CLIError(Exception):
     """A problem the user can fix; printed as one line, exit code 2."""
@@ -246,10 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learning rate (default 0.005 for sgd, 0.001 for the others; with --resume, replaces it)")
     p.add_argument("--batch-size", type=positive, help="sentences per step, padded (default 1: the tutorial's SGD)")
     p.add_argument("--bptt-truncate", type=_truncate, metavar="K|full", help="BPTT truncation (default 4)")
-    p.add_argument("--optimizer", choices=["sgd", "momentum", "adam", "adamw", "rmsprop"],
+    p.add_argument("--optimizer", choices=OPTIMIZERS,
                    help="default sgd (the tutorial's); momentum is SGD with 0.9, rmsprop decays at 0.9")
     p.add_argument("--clip", type=_positive_float, help="clip the global gradient norm to this value")
-    p.add_argument("--cell", choices=["rnn", "gru", "lstm"],
+    p.add_argument("--cell", choices=CELLS,
                    help="recurrent cell (default rnn; with one layer, the tutorial's model)")
     p.add_argument("--layers", type=_int_at_least(1, 64), help="recurrent layers (default 1)")
     p.add_argument("--dropout", type=_probability, help="dropout between recurrent layers (default 0)")

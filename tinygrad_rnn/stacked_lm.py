@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
-from .creation import default_generator
 from .grad_mode import no_grad
 from .tensor import Tensor
 
@@ -86,12 +85,9 @@ def unroll(model, gx0: Tensor, state: list[tuple], masks, keep_all: bool = False
 def dropout_masks(model, batch: int, steps: int) -> list[np.ndarray] | None:
     """One inverted-dropout mask (B, T, H) per gap between layers, drawn once per pass, so that the
     truncated windows drop exactly the units the full pass drops; None when not training."""
-    p = model.dropout
-    if not (model.training and p and model.num_layers > 1):
+    if not (model.training and model.dropout and model.num_layers > 1):
         return None
-    rng = model.rnn.drop.rng if model.rnn.drop.rng is not None else default_generator()
-    return [((rng.random((batch, steps, model.hidden_dim)) >= p) / (1 - p)).astype(model.V.dtype)
-            for _ in range(model.num_layers - 1)]
+    return [model.rnn.drop.mask((batch, steps, model.hidden_dim), model.V.dtype) for _ in range(model.num_layers - 1)]
 
 
 def chunk(model, ids: np.ndarray, state: list[tuple]) -> tuple[Tensor, list[tuple]]:

@@ -8,6 +8,8 @@ import pytest
 import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor, nn
 
+from torch_compare import assert_matches_torch
+
 
 def sig(v):
     return 1 / (1 + np.exp(-v))
@@ -105,11 +107,6 @@ def test_init_is_uniform_within_one_over_sqrt_hidden_and_seeded():
     assert not nn.GRU(3, 4, bias=False).state_dict().keys() & {"bias_ih_l0", "bias_hh_l0"}
 
 
-def _loss_weights(shapes, seed=7):
-    rng = np.random.default_rng(seed)
-    return [rng.standard_normal(s) for s in shapes]
-
-
 @pytest.mark.parametrize("kind", ["GRUCell", "LSTMCell", "GRU", "LSTM"])
 def test_matches_torch_outputs_states_and_gradients(kind):
     torch = pytest.importorskip("torch")
@@ -127,24 +124,10 @@ def test_matches_torch_outputs_states_and_gradients(kind):
         state = rng.standard_normal((4, 2, 4)) if kind == "GRU" else tuple(rng.standard_normal((2, 4, 2, 4)))
     assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
     theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
-
-    def flat(result):  # every output tensor, in a fixed order
-        if isinstance(result, (tuple, list)):
-            return [t for r in result for t in flat(r)]
-        return [result]
-
     as_torch = (torch.from_numpy(state) if isinstance(state, np.ndarray)
                 else tuple(torch.from_numpy(s) for s in state))
-    ours_out = flat(ours(Tensor(x), state if isinstance(state, np.ndarray) else tuple(state)))
-    theirs_out = flat(theirs(torch.from_numpy(x), as_torch))
-    weights = _loss_weights([t.shape for t in ours_out])
-    for a, b in zip(ours_out, theirs_out):
-        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=0, atol=1e-10)
-    sum(((a * w).sum() for a, w in zip(ours_out, weights)), Tensor(0.0)).backward()
-    sum((b * torch.from_numpy(w)).sum() for b, w in zip(theirs_out, weights)).backward()
-    torch_params = dict(theirs.named_parameters())
-    for name, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad, torch_params[name].grad.numpy(), rtol=0, atol=1e-10, err_msg=name)
+    ours_out = ours(Tensor(x), state if isinstance(state, np.ndarray) else tuple(state))
+    assert_matches_torch(ours, theirs, ours_out, theirs(torch.from_numpy(x), as_torch), np.random.default_rng(7))
 
 
 @pytest.mark.parametrize("kind", ["GRU", "LSTM"])

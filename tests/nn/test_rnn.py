@@ -11,6 +11,8 @@ import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor, nn
 from tinygrad_rnn.testing.strategies import seeds
 
+from torch_compare import assert_matches_torch, flat
+
 ACTIVATIONS = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0)}
 
 
@@ -40,13 +42,6 @@ def rnn_numpy(p, x, h0, num_layers, bidirectional, f):
             finals.append(h)
         x = np.concatenate(outs, axis=-1)
     return x, np.stack(finals)
-
-
-def _flat(result) -> list:
-    """Every tensor of a nested result, (output, (h_n, c_n)) and the like, in order."""
-    if isinstance(result, (tuple, list)):
-        return [t for r in result for t in _flat(r)]
-    return [result]
 
 
 # --- against the equations ----------------------------------------------------------------
@@ -155,18 +150,7 @@ def test_matches_torch_outputs_h_n_and_every_gradient(case):
     x, h = Tensor(rng.standard_normal(x_shape), requires_grad=True), Tensor(rng.standard_normal(h_shape),
                                                                             requires_grad=True)
     tx, th = (torch.from_numpy(t.data.copy()).requires_grad_() for t in (x, h))
-    ours_out, theirs_out = _flat(ours(x, h)), _flat(theirs(tx, th))
-    weights = [rng.standard_normal(t.shape) for t in ours_out]
-    for a, b in zip(ours_out, theirs_out, strict=True):
-        assert a.shape == tuple(b.shape)
-        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=0, atol=1e-10)
-    sum(((a * w).sum() for a, w in zip(ours_out, weights)), Tensor(0.0)).backward()
-    sum((b * torch.from_numpy(w)).sum() for b, w in zip(theirs_out, weights)).backward()
-    torch_params = dict(theirs.named_parameters())
-    for name, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad, torch_params[name].grad.numpy(), rtol=0, atol=1e-10, err_msg=name)
-    np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=0, atol=1e-10)
-    np.testing.assert_allclose(h.grad, th.grad.numpy(), rtol=0, atol=1e-10)
+    assert_matches_torch(ours, theirs, ours(x, h), theirs(tx, th), rng, inputs=[(x, tx), (h, th)])
 
 
 def test_padded_batch_matches_torch_packed_sequence():
@@ -197,7 +181,7 @@ def _same_results_and_gradients(model, ids, vocab):
     results = []
     for x in (ids, Tensor(np.eye(vocab)[ids])):
         model.zero_grad()
-        outs = _flat(model(x))
+        outs = flat(model(x))
         weights = [np.random.default_rng(0).standard_normal(t.shape) for t in outs]
         sum(((t * w).sum() for t, w in zip(outs, weights)), Tensor(0.0)).backward()
         results.append(([t.data for t in outs], [p.grad.copy() for p in model.parameters()]))
@@ -225,7 +209,7 @@ def test_cell_on_ids_equals_one_hot_inputs(kind):
     assert _same_results_and_gradients(cell, np.array(4), 6)[0].shape == (3,)  # one id, unbatched
     h = np.random.default_rng(0).standard_normal((2, 3))
     state = h if kind != "LSTMCell" else (h, h[::-1])
-    for a, b in zip(_flat(cell(np.array([1, 4]), state)), _flat(cell(np.eye(6)[[1, 4]], state))):
+    for a, b in zip(flat(cell(np.array([1, 4]), state)), flat(cell(np.eye(6)[[1, 4]], state))):
         np.testing.assert_allclose(a.data, b.data, rtol=0, atol=1e-12)
 
 

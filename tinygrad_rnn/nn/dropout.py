@@ -29,10 +29,14 @@ class Dropout(Module):
         x = x if isinstance(x, Tensor) else Tensor(x)
         if not self.training or self.p == 0:
             return x
+        return x * self.mask(x.shape, x.dtype)
+
+    def mask(self, shape, dtype) -> np.ndarray:
+        """One draw of the multiplier: 0 where dropped, 1/(1-p) where kept; for code that must reuse a mask."""
         rng = self.rng if self.rng is not None else default_generator()
-        keep = rng.random(x.shape) >= self.p  # drawn in float64: float32 and float64 models drop alike
+        keep = rng.random(shape) >= self.p  # drawn in float64: float32 and float64 models drop alike
         scale = 0.0 if self.p == 1 else 1 / (1 - self.p)
-        return x * (keep * scale).astype(x.dtype, copy=False)
+        return (keep * scale).astype(dtype, copy=False)
 
     def __repr__(self) -> str:
         return f"Dropout(p={self.p})"
