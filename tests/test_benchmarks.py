@@ -27,6 +27,11 @@ def test_bench_ops_runs():
     assert "µs per op" in out and "2,000-op chain" in out
 
 
+def test_bench_anomaly_runs():
+    out = run("bench_anomaly.py", "--ops", "20", "--repeats", "1", "--sentence", "3", "--steps", "1")
+    assert "| chain of 20 ops, per op |" in out and "check_nan=False" in out and "on ÷ off" in out
+
+
 def test_bench_recurrent_runs():
     out = run("bench_recurrent.py", "--repeats", "1", "--steps", "1", "--batch", "2", "--length", "3", "--vocabs", "7")
     assert "| gru | 7 | float32 | 1 |" in out and "| lstm | 7 | float64 | default |" in out

@@ -204,10 +204,49 @@ def test_bad_arguments_end_in_one_line_with_exit_2(tmp_path, args, fragment):
     (b"step,loss\n0,1.0\n", "the header must be epoch,sentences_seen,loss,lr"),
     (b"\xff\xfe\x00e", "not UTF-8 text"),
     (b"epoch,sentences_seen,loss,lr\n", "no evaluated epochs yet"),
+    (b"epoch,sentences_seen,loss,lr,grad_norm\n0,0,8.0,0.1,\n1,10,,0.1,-2\n", "line 3: grad_norm is '-2', not a"),
+    (b"epoch,sentences_seen,loss,lr,grad_norm\n0,0,8.0,0.1\n", "line 2: 4 cells, the header has 5"),
 ])
 def test_plot_refuses_a_bad_losses_file_in_one_line(tmp_path, content, fragment):
     (tmp_path / "losses.csv").write_bytes(content)
     assert_one_line_error(run_cli("plot", str(tmp_path)), str(tmp_path / "losses.csv"), fragment)
+
+
+GRAD_LOSSES = (b"epoch,sentences_seen,loss,lr,grad_norm,grad_norm_max,grad_norm:U,grad_norm:V,note\n"
+               b"0,0,8.0,0.1,,,,,x\n"
+               b"1,10,,0.1,3.0,5.0,1.0,2.5,\n"  # trained, not evaluated (--evaluate-every 2)
+               b"2,20,6.5,0.05,2.0,4.0,0.0,1.5,y\n")
+
+
+def test_the_plot_reader_takes_epochs_without_a_loss_and_rows_without_gradient_norms(tmp_path):
+    from tinygrad_rnn.plot import read_losses
+
+    (tmp_path / "losses.csv").write_bytes(GRAD_LOSSES)
+    log = read_losses(tmp_path / "losses.csv", tmp_path)
+    assert (log.epochs, log.losses) == ([0, 2], [8.0, 6.5])
+    assert log.grad_norms == {"grad_norm": ([1, 2], [3.0, 2.0]), "grad_norm_max": ([1, 2], [5.0, 4.0]),
+                              "grad_norm:U": ([1, 2], [1.0, 0.0]), "grad_norm:V": ([1, 2], [2.5, 1.5])}
+    (tmp_path / "losses.csv").write_bytes(b"epoch,sentences_seen,loss,lr\n0,0,8.0,0.1\n")
+    log = read_losses(tmp_path / "losses.csv", tmp_path)
+    assert (log.epochs, log.losses, log.grad_norms) == ([0], [8.0], {})
+
+
+def test_plot_draws_the_gradient_norms_under_the_loss_and_an_older_runs_loss_alone(tmp_path):
+    pytest.importorskip("matplotlib")
+    import struct
+
+    from tinygrad_rnn.plot import plot_losses
+
+    many = ",".join(f"grad_norm:rnn.weight_hh_l{i}" for i in range(12))  # past 10, one legend entry for all
+    deep = f"epoch,sentences_seen,loss,lr,grad_norm,{many}\n0,0,8.0,0.1,{',' * 12}\n1,10,7.0,0.1,3{',1' * 12}\n"
+    sizes = {}
+    for name, content in [("old", b"epoch,sentences_seen,loss,lr\n0,0,8.0,0.1\n1,10,7.0,0.1\n"), ("new", GRAD_LOSSES),
+                          ("deep", deep.encode())]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "losses.csv").write_bytes(content)
+        png = plot_losses(tmp_path / name).read_bytes()
+        sizes[name] = struct.unpack(">II", png[16:24])  # the PNG's width and height
+    assert sizes == {"old": (600, 400), "new": (700, 700), "deep": (700, 700)}  # one panel; two
 
 
 def test_plot_into_a_missing_directory_names_it(tmp_path):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tinygrad_rnn import checkpoint, train
+import tinygrad_rnn as tg
+from tinygrad_rnn import checkpoint, plot, train
 from tinygrad_rnn.checkpoint import CheckpointError
 from tinygrad_rnn.data import DataError
+from tinygrad_rnn.optim import clip_grad_norm_
 from tinygrad_rnn.train import ConfigError, TrainConfig, Trainer
 
 FIXTURE = str(Path(__file__).parent / "fixtures" / "comments.csv")
@@ -29,6 +32,11 @@ def current(directory) -> dict[str, Path]:
     """The files of the published generation: {"model": path, "optimizer": path}."""
     meta = json.loads((Path(directory) / "checkpoint.json").read_text())
     return {k: Path(directory) / name for k, name in meta["files"].items()}
+
+
+def csv_rows(directory) -> list[dict]:
+    with (Path(directory) / "losses.csv").open(newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def interrupted_after(directory, config, steps):
@@ -60,7 +68,8 @@ def test_fit_lowers_the_loss_and_writes_a_checkpoint(tmp_path):
     assert set(arrays) == {"U", "V", "W"} and meta["epoch"] == 4 and not loaded.warnings
     assert all(a.dtype.kind == "f" for a in arrays.values())
     lines = (tmp_path / "run" / "losses.csv").read_text().splitlines()
-    assert lines[0] == "epoch,sentences_seen,loss,lr" and len(lines) == 6
+    assert lines[0] == ("epoch,sentences_seen,loss,lr,grad_norm,grad_norm_max,grad_norm:U,grad_norm:V,grad_norm:W")
+    assert len(lines) == 6 and lines[1].endswith(",,,,,")  # row 0: the loss before training, no gradients yet
 
 
 @pytest.mark.parametrize("options", [
@@ -83,6 +92,59 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, options, stop_af
     for name, p in whole.model.named_parameters():
         np.testing.assert_array_equal(p.data, dict(resumed.model.named_parameters())[name].data, err_msg=name)
     assert resumed.history == whole.history
+    assert (tmp_path / "cut" / "losses.csv").read_bytes() == (tmp_path / "whole" / "losses.csv").read_bytes()
+
+
+def test_the_csv_holds_each_epochs_gradient_norms_before_clipping_as_the_dense_gradients_give_them(tmp_path):
+    config = dict(epochs=1, max_sentences=5, hidden=32, clip=2.0)  # hidden 32: V's gradient is a deferred product
+    train.fit(small(**config), tmp_path / "run", progress=False, log=quiet)
+    replay = Trainer(small(**config), None, progress=False, log=quiet)  # the same steps, dense, measured by numpy
+    steps = []
+    with tg.fast_paths(False):
+        for x, y in replay.pairs:
+            replay.optimizer.zero_grad()
+            replay.model.loss(x, y, reduction="sum").backward()
+            steps.append({name: float(np.linalg.norm(p.grad)) for name, p in replay.model.named_parameters()})
+            clip_grad_norm_(replay.optimizer.params, 2.0)
+            replay.optimizer.step()
+    total = [float(np.sqrt(sum(n ** 2 for n in step.values()))) for step in steps]
+    assert max(total) > 2.0  # clipped, yet the norms logged are the ones before
+    first, second = csv_rows(tmp_path / "run")
+    assert first["grad_norm"] == first["grad_norm_max"] == first["grad_norm:U"] == ""  # before training
+    assert float(second["grad_norm"]) == pytest.approx(np.mean(total), rel=1e-9)
+    assert float(second["grad_norm_max"]) == pytest.approx(max(total), rel=1e-9)
+    for name in ("U", "V", "W"):
+        assert float(second[f"grad_norm:{name}"]) == pytest.approx(np.mean([s[name] for s in steps]), rel=1e-9)
+    meta = json.loads((tmp_path / "run" / "checkpoint.json").read_text())
+    assert meta["grad_history"][0]["steps"] == len(steps) == 5
+
+
+def test_an_epoch_trained_but_not_evaluated_has_a_row_without_a_loss(tmp_path):
+    train.fit(small(epochs=3, evaluate_every=2, max_sentences=4, cell="gru", layers=2), tmp_path / "run",
+              progress=False, log=quiet)
+    rows = csv_rows(tmp_path / "run")
+    assert list(rows[0])[:7] == ["epoch", "sentences_seen", "loss", "lr", "grad_norm", "grad_norm_max", "grad_norm:E"]
+    assert list(rows[0])[-1] == "grad_norm:V" and "grad_norm:rnn.weight_hh_l1" in rows[0]
+    assert [(r["epoch"], r["sentences_seen"]) for r in rows] == [("0", "0"), ("1", "4"), ("2", "8"), ("3", "12")]
+    assert [r["loss"] != "" for r in rows] == [True, False, True, False]
+    assert [r["grad_norm"] != "" for r in rows] == [False, True, True, True]
+    log = plot.read_losses(tmp_path / "run" / "losses.csv", tmp_path / "run")  # what plot draws
+    assert log.epochs == [0, 2] and log.grad_norms["grad_norm:V"][0] == [1, 2, 3]
+
+
+def test_a_checkpoint_from_before_the_gradient_norms_resumes_and_counts_the_steps_it_trains(tmp_path):
+    interrupted_after(tmp_path / "run", small(epochs=2, max_sentences=6), 2)
+    manifest = tmp_path / "run" / "checkpoint.json"
+    meta = json.loads(manifest.read_text())
+    assert meta["grad_running"]["steps"] == meta["position"] == 2
+    for key in ("grad_history", "grad_running"):
+        del meta[key]
+    manifest.write_text(json.dumps(meta))
+    train.load_model(tmp_path / "run")
+    assert train.resume(tmp_path / "run", progress=False, log=quiet).exit_code == 0
+    meta = json.loads(manifest.read_text())
+    assert [h["steps"] for h in meta["grad_history"]] == [4, 6]  # the first epoch's means: its last 4 steps
+    assert all(r["grad_norm"] for r in csv_rows(tmp_path / "run")[1:])
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam", "adamw", "rmsprop"])

@@ -70,6 +70,9 @@ EDITS = [
     ("data.bytes", "x", "'data' must be"),
     ("data", None, "'data' must be"),
     ("vocabulary.3", "\ud800", "'vocabulary' must be a list of unique words"),
+    ("grad_history.0.grad_norm", -1.0, "'grad_history' must be a list of"),
+    ("grad_history.1.epoch", 1, "'grad_history' must be a list of .* one per epoch trained .* in order"),
+    ("grad_running.steps", 1, "'grad_running' must be .* with steps at most 'position'"),
 ]
 
 
@@ -91,6 +94,22 @@ def test_a_hand_edited_manifest_is_refused_naming_the_field(run, tmp_path, path,
         last = proc.stderr.strip().splitlines()[-1]
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
         assert str(manifest) in last
+
+
+def test_gradient_norms_of_another_models_parameters_are_refused(run, tmp_path):
+    import shutil
+
+    directory = shutil.copytree(run, tmp_path / "run")
+    manifest = directory / "checkpoint.json"
+    meta = json.loads(manifest.read_text())
+    meta["grad_history"][1]["params"] = {"E": 1.0, "V": 1.0}
+    manifest.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"'grad_history' must name the model's parameters \(U, V, W\), got E, V"):
+        train.resume(directory, epochs=3, progress=False, log=lambda line: None)
+    meta["grad_history"][1]["params"] = meta["grad_history"][0]["params"]
+    meta["grad_running"] = {"steps": 0, "grad_norm_sum": 0.0, "grad_norm_max": 0.0, "param_norm_sums": {}}
+    manifest.write_text(json.dumps(meta))
+    assert train.resume(directory, epochs=3, progress=False, log=lambda line: None).exit_code == 0
 
 
 def test_adams_step_count_must_be_a_non_negative_integer(run, tmp_path):

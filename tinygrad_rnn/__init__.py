@@ -1,6 +1,7 @@
 """tinygrad_rnn: a small, general, tape-based reverse-mode autodiff framework on numpy."""
 
 from . import functional, ops  # ops: importing it registers every primitive
+from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from .creation import (
     arange,
     default_generator,
@@ -35,6 +36,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "REGISTRY",
+    "AnomalyError",
     "AxisError",
     "RemovableHandle",
     "arange",
@@ -61,6 +63,7 @@ __all__ = [
     "ShapeError",
     "Tensor",
     "cat",
+    "detect_anomaly",
     "enable_grad",
     "fast_paths",
     "fast_paths_enabled",
@@ -70,10 +73,12 @@ __all__ = [
     "gradcheck_model",
     "gradgradcheck",
     "increment_version",
+    "is_anomaly_enabled",
     "is_grad_enabled",
     "no_grad",
     "ops",
     "register",
+    "set_detect_anomaly",
     "set_grad_enabled",
     "stack",
     "where",

@@ -171,14 +171,117 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+_OWN = object()  # --bptt-truncate not given: the model's own truncation
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """The gradient's flow back through time in a trained model, with the gate version's as a check."""
+    from .train import load_model
+    from .viz.flow import by_distance, gate_flow, gradient_flow, largest_difference
+
+    model, vocab, meta = load_model(args.checkpoint, log=lambda line: print(line, file=sys.stderr))
+    if args.bptt_truncate is not _OWN:
+        model.bptt_truncate = args.bptt_truncate
+    x, y, where = _inspect_sentence(args, vocab, meta)
+    flow = gradient_flow(model, x, y)
+    gate = None if model.stacked else gate_flow(model, x, y)
+    truncation = "full BPTT" if model.bptt_truncate is None else f"bptt_truncate {model.bptt_truncate}"
+    kind = "the tutorial's RNN" if not model.stacked else f"{model.cell.upper()} × {model.num_layers} layers"
+    print(f"{kind}, hidden {model.hidden_dim}, {truncation}; {where}, {len(x)} steps\n")
+    gate_column = (" gate version |", "---:|") if gate is not None else ("", "")
+    print("| t − k | median ‖∂E_t/∂s_k‖ over t | relative to t − k = 0 |" + gate_column[0])
+    print("|---:|---:|---:|" + gate_column[1])
+    tape_parts = by_distance(flow)
+    gate_parts = by_distance(gate) if gate is not None else None
+    base = float(np.median(tape_parts[0]))
+    for d, part in enumerate(tape_parts):
+        if not np.any(part > 0):
+            continue
+        median = float(np.median(part))
+        row = f"| {d} | {median:.3e} | {median / base:.1e} |"
+        print(row + (f" {float(np.median(gate_parts[d])):.3e} |" if gate is not None else ""))
+    out = Path(args.output) if args.output else Path(args.checkpoint) / "gradient_flow.png"
+    if not args.no_plot:
+        from .viz.flow_plot import plot_flow
+
+        title = f"{kind}, {truncation}: gradient of step t's loss at the state of step k"
+        print(f"\nwrote {plot_flow(flow, out, gate, title)}")
+    if gate is None:
+        return 0
+    diff = largest_difference(flow, gate)
+    agree = diff <= 1e-10
+    print(f"\ntape and hand-written gates: {'the same' if agree else 'DIFFERENT'} "
+          f"(largest relative difference {diff:.1e}{'' if agree else ', above 1e-10'})")
+    return 0 if agree else 1
+
+
+def _inspect_sentence(args: argparse.Namespace, vocab, meta: dict) -> tuple[np.ndarray, np.ndarray, str]:
+    """The sentence to inspect: --text, or one of the run's training sentences (default the longest of the
+    first 100), cut to --steps."""
+    from . import checkpoint, corpus, data
+    from .train import TOKENS_FILE
+
+    if args.text is not None:
+        sentences = data.text_to_sentences([args.text])
+        if not sentences:
+            raise CLIError("--text: no sentence of more than 3 tokens in it")
+        x, y = data.encode_sentences(sentences[:1], vocab)[0]
+        where = "the sentence of --text"
+    else:
+        recorded = meta.get("data") if isinstance(meta.get("data"), dict) else {}
+        path = Path(args.checkpoint) / TOKENS_FILE
+        try:
+            arrays = checkpoint.read_npz(path, recorded.get("tokens_sha256"))
+            pairs = corpus.TokenPairs(arrays["ids"], arrays["offsets"])
+        except (checkpoint.CheckpointError, KeyError) as e:
+            raise CLIError(f"{path}: the run's sentences cannot be read ({e}); pass --text") from None
+        if len(pairs) == 0:
+            raise CLIError(f"{path}: the run has no sentences; pass --text")
+        index = args.sentence
+        if index is None:
+            index = int(np.argmax(pairs.lengths()[:100]))
+        elif index >= len(pairs):
+            raise CLIError(f"--sentence {index}: the run has {len(pairs)} sentences (0 to {len(pairs) - 1})")
+        x, y = pairs[index]
+        where = f"training sentence {index}"
+    return np.asarray(x[: args.steps]), np.asarray(y[: args.steps]), where
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    """Draw the graph the tape records for one sentence's loss (DOT text, or a picture through Graphviz)."""
+    from .models import RNNLM
+    from .train import load_model
+    from .viz.graph import render
+
+    new_model = {"vocab_size": 8000, "hidden": 100, "cell": "rnn", "layers": 1}
+    if args.checkpoint is not None:
+        given = [name for name in new_model if getattr(args, name) is not None]
+        if given:
+            raise CLIError(f"--{given[0].replace('_', '-')} describes a new model; the checkpoint's model has its own")
+        model, _, _ = load_model(args.checkpoint, log=lambda line: print(line, file=sys.stderr))
+        if args.bptt_truncate is not _OWN:
+            model.bptt_truncate = args.bptt_truncate
+    else:
+        o = {name: default if getattr(args, name) is None else getattr(args, name)
+             for name, default in new_model.items()}
+        truncate = None if args.bptt_truncate is _OWN else args.bptt_truncate
+        model = RNNLM(o["vocab_size"], o["hidden"], truncate, cell=o["cell"], num_layers=o["layers"], seed=0)
+    ids = np.arange(args.steps + 1) % model.word_dim
+    loss = model.loss(ids[:-1], ids[1:], reduction="sum")
+    collapse = {"auto": "auto", "all": True, "none": False}[args.collapse]
+    print(f"wrote {render(loss, args.output, params=model, collapse=collapse)}")
+    return 0
+
+
 def _user_errors() -> tuple[type[Exception], ...]:
     """Errors that mean bad input, not a bug: reported in one line, exit code 2."""
     from .checkpoint import CheckpointError
     from .data import DataError
     from .plot import PlotError
     from .train import ConfigError
+    from .viz.graph import GraphvizMissing
 
-    return (CheckpointError, DataError, PlotError, ConfigError, OSError, MemoryError)
+    return (CheckpointError, DataError, PlotError, ConfigError, GraphvizMissing, OSError, MemoryError)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -291,10 +394,37 @@ def build_parser() -> argparse.ArgumentParser:
                    help="timing runs, interleaved; the median is shown (default 3)")
     p.set_defaults(run=cmd_compare)
 
-    p = sub.add_parser("plot", help="write the loss curve of a run as a PNG (needs matplotlib)")
+    p = sub.add_parser("plot", help="write the loss curve and gradient norms of a run as a PNG (needs matplotlib)")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--output", metavar="PNG", help="default DIR/loss.png")
     p.set_defaults(run=cmd_plot)
+
+    p = sub.add_parser("inspect", help="plot how far back through time the gradient reaches in a trained model")
+    p.add_argument("--checkpoint", required=True, metavar="DIR")
+    p.add_argument("--text", help="a sentence to inspect (default: one of the run's training sentences)")
+    p.add_argument("--sentence", type=count, metavar="N",
+                   help="the run's training sentence N (default: the longest of the first 100)")
+    p.add_argument("--steps", type=positive, default=40, metavar="N", help="cut the sentence to N steps (default 40)")
+    p.add_argument("--bptt-truncate", type=_truncate, default=_OWN, metavar="K|full",
+                   help="look with this truncation instead of the model's own")
+    p.add_argument("--output", metavar="PNG", help="default DIR/gradient_flow.png")
+    p.add_argument("--no-plot", action="store_true", help="print the table only (no matplotlib needed)")
+    p.set_defaults(run=cmd_inspect)
+
+    p = sub.add_parser("graph", help="draw the tape's graph of one sentence's loss (DOT, or SVG/PNG/PDF via Graphviz)")
+    p.add_argument("--output", "-o", required=True, metavar="FILE",
+                   help="graph.dot (text, no Graphviz needed), graph.svg, graph.png or graph.pdf")
+    p.add_argument("--checkpoint", metavar="DIR", help="a trained model (default: a new model of the options below)")
+    p.add_argument("--steps", type=positive, default=5, metavar="N", help="words in the sentence (default 5)")
+    p.add_argument("--bptt-truncate", type=_truncate, default=_OWN, metavar="K|full",
+                   help="default: the checkpoint's, or full BPTT for a new model")
+    p.add_argument("--vocab-size", type=_int_at_least(4), help="a new model's vocabulary (default 8000)")
+    p.add_argument("--hidden", type=positive, help="a new model's hidden units (default 100)")
+    p.add_argument("--cell", choices=CELLS, help="a new model's cell (default rnn)")
+    p.add_argument("--layers", type=_int_at_least(1, 64), help="a new model's layers (default 1)")
+    p.add_argument("--collapse", choices=["auto", "all", "none"], default="auto",
+                   help="draw steps as one node each: auto (past 8 steps), all, none")
+    p.set_defaults(run=cmd_graph)
     return parser
 
 

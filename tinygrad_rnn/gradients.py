@@ -12,7 +12,8 @@ forms that are cheaper to build and to apply than to make dense one piece at a t
 Everyone else goes through the functions here: ``scatter`` and ``outer`` make a gradient (deferred
 or not), ``add``/``add_`` sum two, ``densify``, ``settle`` makes the results of a pass safe to keep,
 ``accumulate`` adds into a tensor's gradient, ``apply_update`` adds a scaled gradient into a
-tensor's data (what SGD does), and ``peek`` reads a tensor's gradient without making it dense.
+tensor's data (what SGD does), ``peek`` reads a tensor's gradient without making it dense, and
+``norm``/``norm_sq`` measure one without making it dense either.
 
 Ownership: a deferred gradient's arrays are never written to by anyone. A lookup's index is a
 copy made when the forward ran; a product's factor taken from the forward pass (a layer's input)
@@ -262,6 +263,83 @@ def roots(values) -> set[int]:
     for g in values:
         out.update(id(_root(a)) for a in _arrays_of(g))
     return out
+
+
+# --- measuring ---------------------------------------------------------------------------
+def norm(g) -> float:
+    """The Frobenius (L2) norm of a gradient in any form, as the dense array's would be."""
+    return math.sqrt(norm_sq(g))
+
+
+def norm_sq(g) -> float:
+    """The squared Frobenius norm of a gradient in any form, computed without densifying where it pays.
+
+    A product Σ leftᵀ @ right is measured through its Gram matrices, ‖LᵀR‖² = Σ (L Lᵀ) ∘ (R Rᵀ),
+    when they are smaller than the product; a lookup's values are summed per id first (an entry
+    looked up twice is one entry of the dense gradient), then squared. Anything else is made dense.
+    """
+    if isinstance(g, OuterGrad):
+        return _outer_norm_sq(g)
+    if isinstance(g, IndexedGrad):
+        compact = _combined_lookup(g)
+        return _dense_norm_sq(g.dense() if compact is None else compact)
+    if isinstance(g, Deferred):
+        return _dense_norm_sq(g.dense())
+    return _dense_norm_sq(g)
+
+
+def _dense_norm_sq(a) -> float:
+    a = np.asarray(a)
+    return float(np.vdot(a, a))
+
+
+def _outer_norm_sq(g: OuterGrad) -> float:
+    rows, cols = g.shape
+    n = sum(left.shape[0] for left, _ in g.parts)
+    if n * (rows + cols) >= rows * cols:  # the Gram matrices would cost more than the product
+        return _dense_norm_sq(g.dense())
+    left = np.concatenate([p[0] for p in g.parts]) if len(g.parts) > 1 else g.parts[0][0]
+    right = np.concatenate([p[1] for p in g.parts]) if len(g.parts) > 1 else g.parts[0][1]
+    # Rounding can leave a tiny negative where the product is (nearly) zero.
+    return max(float(np.vdot(left @ left.T, right @ right.T)), 0.0)
+
+
+def _combined_lookup(g: IndexedGrad) -> np.ndarray | None:
+    """A lookup's values summed per distinct id, (distinct ids, width); None for index forms other
+    than row ids (``x[ids]``) or column ids (``x[:, ids]``), all the parts in one form."""
+    parts = [_as_rows(index, v, g.shape) for index, v in g.parts]
+    if not parts or any(p is None or p[0] != parts[0][0] for p in parts):
+        return None
+    ids = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
+    values = np.concatenate([p[2] for p in parts]) if len(parts) > 1 else parts[0][2]
+    order = np.argsort(ids, kind="stable")  # stable: each id's values summed in the order add_at adds them
+    ids = ids[order]
+    new = ids[1:] != ids[:-1]
+    if new.all():
+        return values
+    return np.add.reduceat(values[order], np.flatnonzero(np.concatenate(([True], new))), axis=0)
+
+
+def _as_rows(index, values: np.ndarray, shape: tuple[int, ...]):
+    """A lookup's part as (form, ids (k,), values (k, width)), the ids made non-negative; None for
+    other index forms. Column ids ``x[rows, ids]`` (rows a slice) become rows of the transpose."""
+    ids = _row_ids(index)
+    if ids is not None:
+        form, picked, axis = "rows", (), 0
+    elif (isinstance(index, tuple) and len(index) == 2 and isinstance(index[0], slice) and len(shape) >= 2
+          and isinstance(index[1], np.ndarray) and index[1].dtype.kind in "iu"):
+        ids, axis = index[1], 1
+        form = ("columns", index[0].indices(shape[0]))  # parts combine only over the same rows
+        picked = (len(range(*form[1])),)
+    else:
+        return None
+    rest = shape[axis + 1:]
+    if values.shape != picked + ids.shape + rest:
+        return None  # values broadcast over the index: the dense form says what they add up to
+    if axis == 1:  # (rows, ids..., rest...) → (ids..., rows, rest...)
+        values = np.moveaxis(values, 0, ids.ndim)
+    ids = ids.reshape(-1)
+    return form, np.where(ids < 0, ids + shape[axis], ids), values.reshape(len(ids), math.prod(picked + rest))
 
 
 # --- a tensor's gradient -----------------------------------------------------------------

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from . import functional as F
-from . import grad_mode, stacked_lm
+from . import grad_mode, stacked_lm, state_watch
 from .grad_mode import no_grad
 from .nn.layers import check_ids, uniform
 from .nn.module import Module, Parameter
@@ -106,6 +106,8 @@ class RNNLM(Module):
             s = F.linear(h, self.W, xu[b, np.maximum(tau, 0)], activation="tanh")
             real = (tau >= 0)[:, None]
             h = s if real.all() else F.where(real, s, h)  # windows that start before 0 wait
+            if state_watch.watching is not None:
+                state_watch.seen(h, tau, keep)
         return h
 
     # --- outputs and losses -----------------------------------------------------------------

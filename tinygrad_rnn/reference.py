@@ -179,6 +179,30 @@ class GateRNN:
             dW += dW_t
         return dU, dW, dV
 
+    def state_gradients(self, x, y):
+        """(T, T) norms ‖∂E_t/∂s_k‖ of what bptt sends back from step t's loss to the state of step k
+        (k ≤ t, at most bptt_truncate steps back; 0 elsewhere): the gradient's flow through time."""
+        assert len(x) == len(y)
+        output = Softmax()
+        layers = self.forward_propagation(x)
+        T = len(layers)
+        norms = np.zeros((T, T))
+        prev_s_t = np.zeros(self.hidden_dim)
+        for t in range(0, T):
+            dmulv = output.diff(layers[t].mulv, y[t])
+            _, ds_t = MultiplyGate().backward(self.V, layers[t].s, dmulv)
+            norms[t, t] = np.linalg.norm(ds_t)
+            dprev_s, _, _, _ = layers[t].backward(
+                self.one_hot(x[t]), prev_s_t, self.U, self.W, self.V, np.zeros(self.hidden_dim), dmulv)
+            prev_s_t = layers[t].s
+            dmulv = np.zeros(self.word_dim)
+            for i in range(t - 1, max(-1, t - self.bptt_truncate - 1), -1):
+                norms[t, i] = np.linalg.norm(dprev_s)
+                prev_s_i = np.zeros(self.hidden_dim) if i == 0 else layers[i - 1].s
+                dprev_s, _, _, _ = layers[i].backward(
+                    self.one_hot(x[i]), prev_s_i, self.U, self.W, self.V, dprev_s, dmulv)
+        return norms
+
     def sgd_step(self, x, y, learning_rate):
         dU, dW, dV = self.bptt(x, y)
         self.U -= learning_rate * dU

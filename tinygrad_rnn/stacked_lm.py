@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import functional as F
+from . import state_watch
 from .grad_mode import no_grad
 from .tensor import Tensor
 
@@ -57,6 +58,8 @@ def states(model, ids: np.ndarray, h0, keep: np.ndarray | None, full: bool) -> T
                 new = tuple(F.where(real, a, s) for a, s in zip(new, state[layer]))
             state[layer] = new
             below = new[0] if masks is None or layer == model.num_layers - 1 else new[0] * masks[layer][b, at]
+        if state_watch.watching is not None:
+            state_watch.seen(below, tau, keep)
     return state[-1][0]
 
 
@@ -73,6 +76,8 @@ def unroll(model, gx0: Tensor, state: list[tuple], masks, keep_all: bool = False
         for t in range(steps):
             s = rnn.advance(gx[:, t], s, w_hh, b_hh)
             seen.append(s)
+            if state_watch.watching is not None and layer == model.num_layers - 1:
+                state_watch.seen(s[0], t)
         finals.append(s)
         if keep_all:
             history.append([np.stack([np.asarray(v[c].data) for v in seen], axis=1) for c in range(len(s))])

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import grad_mode, gradients, hooks
+from . import anomaly, grad_mode, gradients, hooks
 from .function import Node
 from .gradients import Deferred
 from .shapes import ShapeError, unbroadcast
@@ -122,6 +122,8 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets, stop_at_targets:
     push, pop = heapq.heappush, heapq.heappop
     fast = grad_mode.fast
     hooked = hooks.active()
+    watched = anomaly.active
+    node = None
 
     def deliver(edge, g, source) -> None:
         """Add gradient ``g`` (from node ``source``, None for a seed) to what ``edge`` has received."""
@@ -155,63 +157,70 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets, stop_at_targets:
             entry[-2], entry[-1] = gradients.add(entry[-2], g), True
 
     with grad_mode.set_grad_enabled(graph_mode):
-        for root, seed in zip(roots, seeds):
-            deliver(root._node or root, seed, None)
-        while heap:
-            node = pop(heap)[1]
-            g = pending.pop(node)[0]
-            if hooked and hooks.wanted(node):
-                g = hooks.run(node, gradients.densify(g), graph_mode, retain_grads)
-            if node in targets:
-                captured[node] = g
-                if stop_at_targets:
-                    continue
-            edges = node.edges
-            if edges is None:
-                raise RuntimeError(
-                    f"backward through {node.name} a second time: its graph was already freed; "
-                    "pass retain_graph=True to the first backward"
-                )
-            versions = node.versions
-            if versions and versions[0] != CHANGES[0]:  # something changed in place since it was recorded
-                node.check_versions()
-            fn = node.fn
-            if graph_mode:
-                grads = _recorded_vjp(node, g)
-            else:
-                if type(g) is not np.ndarray and isinstance(g, Deferred) and not fn.accepts_lazy_grad:
-                    g = g.dense()
-                if fn.plain:
-                    grads = fn.backward(g, *node.saved)
+        try:
+            for root, seed in zip(roots, seeds):
+                deliver(root._node or root, seed, None)
+            while heap:
+                node = pop(heap)[1]
+                g = pending.pop(node)[0]
+                if hooked and hooks.wanted(node):
+                    g = hooks.run(node, gradients.densify(g), graph_mode, retain_grads)
+                if node in targets:
+                    captured[node] = g
+                    if stop_at_targets:
+                        continue
+                edges = node.edges
+                if edges is None:
+                    raise RuntimeError(
+                        f"backward through {node.name} a second time: its graph was already freed; "
+                        "pass retain_graph=True to the first backward"
+                    )
+                versions = node.versions
+                if versions and versions[0] != CHANGES[0]:  # something changed in place since it was recorded
+                    node.check_versions()
+                fn = node.fn
+                if graph_mode:
+                    grads = _recorded_vjp(node, g)
                 else:
-                    saved = node.saved
-                    if fn.consumes:  # the VJP writes to them: copies unless they are its own, used once
-                        keep = not retain and fast
-                        saved = tuple(np.array(s) if k in fn.consumes and not (keep and node.sources[k] is None)
-                                      else s for k, s in enumerate(saved))
-                    grads = fn.backward(g, *saved)
-                    if fn.foreign:
-                        foreign |= gradients.roots(gi for gi in (grads if type(grads) is tuple else (grads,))
-                                                   if gi is not None)
-            if type(grads) is not tuple:
-                grads = (grads,)
-            if len(grads) != len(edges):
-                raise RuntimeError(f"{node.name} backward returned {len(grads)} gradients for {len(edges)} inputs")
-            for edge, gi in zip(edges, grads):
-                if edge is None or gi is None:
-                    continue
-                if type(gi) is np.ndarray and type(edge) is Node and gi.shape == edge.shape \
-                        and gi.dtype is edge.dtype and edge not in pending:
-                    pending[edge] = [gi, False]  # deliver's commonest case inlined: a first arrival that fits
-                    push(heap, (-edge.seq, edge))
-                else:
-                    deliver(edge, gi, node)
-            if not retain:
-                node.edges = node.saved = None  # memory falls during the pass
-        if hooked:
-            for entry in leaves.values():
-                if hooks.wanted(entry[0]):
-                    entry[1] = hooks.run(entry[0], gradients.densify(entry[1]), graph_mode, False)
+                    if type(g) is not np.ndarray and isinstance(g, Deferred) and not fn.accepts_lazy_grad:
+                        g = g.dense()
+                    if fn.plain:
+                        grads = fn.backward(g, *node.saved)
+                    else:
+                        saved = node.saved
+                        if fn.consumes:  # the VJP writes to them: copies unless they are its own, used once
+                            keep = not retain and fast
+                            saved = tuple(np.array(s) if k in fn.consumes and not (keep and node.sources[k] is None)
+                                          else s for k, s in enumerate(saved))
+                        grads = fn.backward(g, *saved)
+                        if fn.foreign:
+                            foreign |= gradients.roots(gi for gi in (grads if type(grads) is tuple else (grads,))
+                                                       if gi is not None)
+                if type(grads) is not tuple:
+                    grads = (grads,)
+                if len(grads) != len(edges):
+                    raise RuntimeError(f"{node.name} backward returned {len(grads)} gradients for {len(edges)} inputs")
+                if watched:
+                    anomaly.check_backward(node, g, grads)
+                for edge, gi in zip(edges, grads):
+                    if edge is None or gi is None:
+                        continue
+                    if type(gi) is np.ndarray and type(edge) is Node and gi.shape == edge.shape \
+                            and gi.dtype is edge.dtype and edge not in pending:
+                        pending[edge] = [gi, False]  # deliver's commonest case inlined: a first arrival that fits
+                        push(heap, (-edge.seq, edge))
+                    else:
+                        deliver(edge, gi, node)
+                if not retain:
+                    node.edges = node.saved = None  # memory falls during the pass
+            if hooked:
+                for entry in leaves.values():
+                    if hooks.wanted(entry[0]):
+                        entry[1] = hooks.run(entry[0], gradients.densify(entry[1]), graph_mode, False)
+        except Exception as e:
+            if watched:  # the forward's traceback of the op whose backward failed
+                anomaly.annotate(e, node)
+            raise
     return leaves, captured, foreign
 
 

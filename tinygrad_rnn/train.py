@@ -1,5 +1,6 @@
-"""Training the RNNLM the tutorial's way, and never losing work: per-epoch loss, lr halving, checkpoints
-that always load, one writer per run, polite stops that save, divergence that stops before it is saved.
+"""Training the RNNLM the tutorial's way, and never losing work: per-epoch loss and gradient norms, lr
+halving, checkpoints that always load, one writer per run, polite stops that save, divergence that
+stops before it is saved.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from . import checkpoint, corpus, data, rundir, train_meta
+from . import checkpoint, corpus, data, gradients, rundir, train_meta
 from .grad_mode import no_grad
 from .models import RNNLM
 from .optim import SGD, Adam, AdamW, HalveOnIncrease, Optimizer, RMSprop, clip_grad_norm_
@@ -117,6 +118,45 @@ def available_memory() -> int | None:
 
 
 @dataclass
+class GradNorms:
+    """Running totals of the gradient norms of the epoch in progress, taken before clipping.
+
+    They go into the checkpoint with the position, so that a run stopped mid-epoch and resumed
+    records the same epoch means as one never stopped.
+    """
+
+    steps: int = 0
+    total: float = 0.0                 # Σ of the global norm over the steps
+    peak: float = 0.0                  # the largest global norm
+    params: dict[str, float] = field(default_factory=dict)  # Σ of each parameter's norm
+
+    def add(self, squares: dict[str, float]) -> float:
+        """Count one step from each parameter's squared gradient norm; returns the step's global norm."""
+        norm = math.sqrt(sum(squares.values()))
+        self.steps += 1
+        self.total += norm
+        self.peak = max(self.peak, norm)
+        for name, square in squares.items():
+            self.params[name] = self.params.get(name, 0.0) + math.sqrt(square)
+        return norm
+
+    def record(self, epoch: int, sentences_seen: int, lr: float) -> dict:
+        """The epoch's entry of ``grad_history``: mean and max of the global norm, each parameter's mean."""
+        return {"epoch": epoch, "sentences_seen": sentences_seen, "lr": lr, "steps": self.steps,
+                "grad_norm": self.total / self.steps, "grad_norm_max": self.peak,
+                "params": {name: total / self.steps for name, total in self.params.items()}}
+
+    def to_meta(self) -> dict:
+        return {"steps": self.steps, "grad_norm_sum": self.total, "grad_norm_max": self.peak,
+                "param_norm_sums": dict(self.params)}
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> GradNorms:
+        return cls(int(meta["steps"]), float(meta["grad_norm_sum"]), float(meta["grad_norm_max"]),
+                   {name: float(v) for name, v in meta["param_norm_sums"].items()})
+
+
+@dataclass
 class TrainResult:
     model: RNNLM | None              # None when the run stopped before it had built one
     vocab: data.Vocabulary | None
@@ -167,12 +207,15 @@ class Trainer:
         self.vocab, self.pairs = self.corpus.vocab, self.corpus.pairs
         config.check_memory(len(self.vocab))
         self.model = build_model(config, len(self.vocab))
+        self.named_params = list(self.model.named_parameters())
         self.optimizer = _make_optimizer(config, self.model)
         self.schedule = HalveOnIncrease(self.optimizer, every=config.evaluate_every)
         self.rng = np.random.default_rng(config.seed)
         self.epoch_rng_state = self.rng.bit_generator.state
         self.epoch, self.position, self.evaluated_epoch = 0, 0, -1
         self.history: list[dict] = []
+        self.grad_history: list[dict] = []  # one entry per epoch trained: train_meta's grad_history
+        self.grad_norms = GradNorms()  # the epoch in progress
         self.sentences_seen = 0
         self.tokens_sha256: str | None = None
 
@@ -191,6 +234,7 @@ class Trainer:
             "vocabulary": self.vocab.index_to_word,
             "epoch": self.epoch, "position": self.position, "evaluated_epoch": self.evaluated_epoch,
             "sentences_seen": self.sentences_seen, "lr": self.optimizer.lr, "loss_history": self.history,
+            "grad_history": self.grad_history, "grad_running": self.grad_norms.to_meta(),
             "epoch_rng_state": self.epoch_rng_state,
             **({"dropout_rng_state": self.model.rnn.drop.rng.bit_generator.state} if self.config.dropout else {}),
             "data": {"source": self.corpus.source, "sha256": self.corpus.digest, "bytes": self.corpus.bytes_read,
@@ -198,7 +242,8 @@ class Trainer:
         }
         with self.stop.saving():
             checkpoint.save(self.out_dir, self.model.state_dict(), self.optimizer.state_dict(), meta,
-                            {LOSSES_FILE: _losses_csv(self.history)})
+                            {LOSSES_FILE: _losses_csv(self.history, self.grad_history,
+                                                      [name for name, _ in self.named_params])})
 
     def save_tokens(self) -> None:
         """The training ids, once, so that a resumed run need not tokenize the corpus again."""
@@ -221,7 +266,7 @@ class Trainer:
         loaded = checkpoint.load(directory)
         for warning in loaded.warnings:
             log(f"warning: {warning}")
-        meta = loaded.meta
+        meta = train_meta.with_added_fields(loaded.meta)
         manifest = Path(directory) / checkpoint.META_FILE
         config = TrainConfig(**train_meta.check(meta, manifest))
         if epochs is not None:
@@ -249,6 +294,9 @@ class Trainer:
         self.optimizer.lr = float(meta["lr"]) if lr is None else lr
         self.history = list(meta["loss_history"])
         self.schedule.history = [h["loss"] for h in self.history]
+        self._check_parameter_names(meta, manifest)
+        self.grad_history = list(meta["grad_history"])
+        self.grad_norms = GradNorms.from_meta(meta["grad_running"])
         self.epoch, self.position = int(meta["epoch"]), int(meta["position"])
         self.evaluated_epoch, self.sentences_seen = int(meta["evaluated_epoch"]), int(meta["sentences_seen"])
         self.epoch_rng_state = meta["epoch_rng_state"]
@@ -256,6 +304,18 @@ class Trainer:
         if config.dropout and "dropout_rng_state" in meta:  # the same masks as a run never stopped
             self.model.rnn.drop.rng.bit_generator.state = meta["dropout_rng_state"]
         return self
+
+    def _check_parameter_names(self, meta: dict, manifest: Path) -> None:
+        """The gradient norms recorded must be of this model's parameters (a CSV column each)."""
+        names = {name for name, _ in self.named_params}
+        recorded = [("'grad_history'", h["params"]) for h in meta["grad_history"]]
+        if meta["grad_running"]["steps"]:
+            recorded.append(("'grad_running'", meta["grad_running"]["param_norm_sums"]))
+        for field_name, params in recorded:
+            if set(params) != names:
+                got = ", ".join(sorted(params))[:80] or "none"
+                raise checkpoint.CheckpointError(f"{manifest}: {field_name} must name the model's parameters "
+                                                 f"({', '.join(sorted(names))}), got {got}")
 
     # --- training ----------------------------------------------------------------------
     def batches(self) -> list[np.ndarray]:
@@ -279,6 +339,9 @@ class Trainer:
         if not math.isfinite(value):
             raise Diverged(f"the loss became {value}")
         loss.backward()
+        norm = self.grad_norms.add({name: _norm_sq(p) for name, p in self.named_params})
+        if not math.isfinite(norm):
+            raise Diverged(f"the gradient norm became {norm}")
         if self.config.clip is not None:
             norm = clip_grad_norm_(self.optimizer.params, self.config.clip)
             if not math.isfinite(norm):
@@ -365,8 +428,17 @@ class Trainer:
         elapsed = time.perf_counter() - start
         self.log(f"  trained epoch {self.epoch + 1}: {tokens:,} tokens in {elapsed:.1f} s "
                  f"({tokens / max(elapsed, 1e-9):,.0f} tokens/s), running loss {loss_sum / max(tokens, 1):.4f}")
+        if self.grad_norms.steps:  # (none when a run of an older version stopped after the epoch's last batch)
+            self.grad_history.append(self.grad_norms.record(self.epoch + 1, self.sentences_seen, self.optimizer.lr))
+        self.grad_norms = GradNorms()
         self.epoch, self.position = self.epoch + 1, 0
         self.epoch_rng_state = self.rng.bit_generator.state
+
+
+def _norm_sq(p) -> float:
+    """A parameter's squared gradient norm, read in whatever form the gradient is held (no densifying)."""
+    g = gradients.peek(p)
+    return 0.0 if g is None else gradients.norm_sq(g)
 
 
 def _resume_corpus(config: TrainConfig, meta: dict, directory: Path) -> tuple[corpus.Corpus, bool]:
@@ -547,10 +619,22 @@ def _make_optimizer(config: TrainConfig, model: RNNLM) -> Optimizer:
     }[config.optimizer]()
 
 
-def _losses_csv(history: list[dict]) -> bytes:
+def _losses_csv(history: list[dict], grad_history: list[dict], names: list[str]) -> bytes:
+    """One row per epoch evaluated or trained: the loss after ``epoch`` epochs (empty when it was not
+    evaluated) and the gradient norms during that epoch, before clipping (empty for row 0)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["epoch", "sentences_seen", "loss", "lr"])
-    for h in history:
-        writer.writerow([h["epoch"], h["sentences_seen"], repr(h["loss"]), repr(h["lr"])])
+    writer.writerow(["epoch", "sentences_seen", "loss", "lr", "grad_norm", "grad_norm_max",
+                     *(f"grad_norm:{name}" for name in names)])
+    losses = {h["epoch"]: h for h in history}
+    grads = {g["epoch"]: g for g in grad_history}
+    for epoch in sorted(losses.keys() | grads.keys()):
+        h, g = losses.get(epoch), grads.get(epoch)
+        first = h or g  # the evaluation's lr is the one in effect after it (halved or not)
+        row = [epoch, first["sentences_seen"], repr(h["loss"]) if h else "", repr(first["lr"])]
+        if g:
+            row += [repr(g["grad_norm"]), repr(g["grad_norm_max"]), *(repr(g["params"][n]) for n in names)]
+        else:
+            row += [""] * (2 + len(names))
+        writer.writerow(row)
     return buf.getvalue().encode()

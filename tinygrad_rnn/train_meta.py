@@ -7,6 +7,7 @@ failing somewhere later with a traceback.
 
 from __future__ import annotations
 
+import copy
 import math
 from numbers import Integral, Real
 from pathlib import Path
@@ -71,6 +72,14 @@ CONFIG_SCHEMA = {
 }
 OPTIONAL_CONFIG = {"column": "body", "vocab_sentences": "all"}  # absent from format 1: its behaviour then
 ADDED_CONFIG = {"cell": "rnn", "layers": 1, "dropout": 0.0}  # absent from runs older than these options
+# Absent from runs older than the gradient norms: no epoch recorded, nothing counted of the one in progress.
+ADDED_META = {"grad_history": [],
+              "grad_running": {"steps": 0, "grad_norm_sum": 0.0, "grad_norm_max": 0.0, "param_norm_sums": {}}}
+
+
+def with_added_fields(meta: dict) -> dict:
+    """``meta`` with the fields a run of an older version did not write, at their defaults."""
+    return {**copy.deepcopy(ADDED_META), **meta}
 
 
 def config_clash(config: dict) -> str | None:
@@ -87,6 +96,7 @@ def check(meta: dict, manifest: Path) -> dict:
         got = "" if value is ... else f", got {value!r}"[:120]
         return CheckpointError(f"{manifest}: {field} must be {rule}{got}")
 
+    meta = with_added_fields(meta)
     config = meta.get("config")
     if not isinstance(config, dict):
         raise bad("'config'", "an object")
@@ -119,6 +129,8 @@ def check(meta: dict, manifest: Path) -> dict:
         if not ok(meta.get(name)):
             raise bad(f"'{name}'", rule, meta.get(name))
     _check_history(meta.get("loss_history"), bad)
+    _check_grad_history(meta["grad_history"], meta["epoch"], bad)
+    _check_grad_running(meta["grad_running"], meta["position"], bad)
     _check_rng_state(meta.get("epoch_rng_state"), bad)
     if config["dropout"]:  # without it a resumed run would drop other units than one never stopped
         if "dropout_rng_state" not in meta:
@@ -135,6 +147,36 @@ def _check_history(history, bad) -> None:
             isinstance(h, dict) and set(h) == set(fields) and all(ok(h[k]) for k, ok in fields.items())
             for h in history):
         raise bad("'loss_history'", "a list of {epoch, sentences_seen, loss, lr} with finite numbers")
+
+
+def _is_norm(v) -> bool:
+    return _is_real(v) and v >= 0
+
+
+def _are_norms(v) -> bool:
+    """A parameter name → norm mapping."""
+    return isinstance(v, dict) and all(_is_text(k) and _is_norm(n) for k, n in v.items())
+
+
+def _check_grad_history(history, epoch: int, bad) -> None:
+    fields = {"epoch": lambda v: _is_int(v) and 1 <= v <= epoch, "sentences_seen": lambda v: _is_int(v) and v >= 0,
+              "lr": lambda v: _is_real(v) and v > 0, "steps": lambda v: _is_int(v) and v >= 1,
+              "grad_norm": _is_norm, "grad_norm_max": _is_norm, "params": _are_norms}
+    ok = isinstance(history, list) and all(
+        isinstance(h, dict) and set(h) == set(fields) and all(check(h[k]) for k, check in fields.items())
+        for h in history)
+    if not ok or any(a["epoch"] >= b["epoch"] for a, b in zip(history, history[1:])):
+        raise bad("'grad_history'", "a list of {epoch, sentences_seen, lr, steps, grad_norm, grad_norm_max, "
+                  "params}, one per epoch trained (up to 'epoch'), in order, with finite norms >= 0")
+
+
+def _check_grad_running(running, position: int, bad) -> None:
+    fields = {"steps": lambda v: _is_int(v) and 0 <= v <= position, "grad_norm_sum": _is_norm,
+              "grad_norm_max": _is_norm, "param_norm_sums": _are_norms}
+    if not (isinstance(running, dict) and set(running) == set(fields)
+            and all(check(running[k]) for k, check in fields.items())):
+        raise bad("'grad_running'", "{steps, grad_norm_sum, grad_norm_max, param_norm_sums} with steps "
+                  "at most 'position' and finite norms >= 0")
 
 
 def _check_rng_state(state, bad, field: str = "'epoch_rng_state'") -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import functional as F
+from .. import state_watch
 from ..tensor import Tensor
 
 _NONLINEARITIES = {"tanh": F.tanh, "relu": F.relu}
@@ -22,4 +23,6 @@ def recurrence(xw: Tensor, w_hh: Tensor, h0=None, nonlinearity: str = "tanh") ->
         else:  # one fused primitive per step: f(h W_hhᵀ + xw_t)
             h = F.linear(h, w_hh, xw[:, t], activation=nonlinearity)
         states.append(h)
+        if state_watch.watching is not None:
+            state_watch.seen(h, t)
     return F.stack(states, axis=1), h
