@@ -201,3 +201,15 @@ def test_the_records_go_with_the_graph():
     del loss
     gc.collect()
     assert len(anomaly._records) == before
+
+
+def test_an_error_in_a_leafs_hook_is_not_blamed_on_an_op():
+    x = _leaf([1.0, 2.0])
+
+    def hook(g):
+        raise ValueError("a broken hook")
+
+    x.register_hook(hook)
+    with tg.detect_anomaly(check_nan=False), pytest.raises(ValueError, match="a broken hook") as err:
+        (x * 2).exp().sum().backward()
+    assert not any("detect_anomaly" in n for n in getattr(err.value, "__notes__", ()))

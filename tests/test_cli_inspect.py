@@ -44,7 +44,7 @@ def runs(tmp_path_factory):
 def test_inspect_prints_the_flow_by_distance_and_agrees_with_the_gate_version(runs, capsys):
     assert cli.main(["inspect", "--checkpoint", str(runs["rnn"]), "--no-plot"]) == 0
     out = capsys.readouterr().out
-    assert "the tutorial's RNN, hidden 8, bptt_truncate 2; training sentence" in out
+    assert "the tutorial's RNN, hidden 8, bptt_truncate 2, float64; training sentence" in out
     rows = [line for line in out.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert [int(r.split("|")[1]) for r in rows] == [0, 1, 2]  # nothing past the truncation
     assert "tape and hand-written gates: the same (largest relative difference" in out
@@ -55,7 +55,7 @@ def test_inspect_with_full_bptt_and_a_text_shows_every_distance(runs, capsys):
     assert cli.main(["inspect", "--checkpoint", str(runs["rnn"]), "--no-plot", "--bptt-truncate", "full",
                      "--text", text, "--steps", "6"]) == 0
     out = capsys.readouterr().out
-    assert "full BPTT; the sentence of --text, 6 steps" in out
+    assert "full BPTT, float64; the sentence of --text, 6 steps" in out
     rows = [line for line in out.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert [int(r.split("|")[1]) for r in rows] == list(range(6))
 
@@ -147,3 +147,53 @@ def test_the_flow_table_matches_the_library(runs, capsys):
     rows = [line for line in out.splitlines() if line.startswith("| ") and line[2].isdigit()]
     for row, median in zip(rows, medians):
         assert row.split("|")[2].strip() == f"{median:.3e}"
+
+
+def test_inspect_of_a_float32_run_checks_in_float64(tmp_path, capsys):
+    config = TrainConfig(data=FIXTURE, vocab_size=60, hidden=8, epochs=1, bptt_truncate=2, dtype="float32")
+    fit(config, tmp_path / "r32", progress=False, log=lambda line: None)
+    assert cli.main(["inspect", "--checkpoint", str(tmp_path / "r32"), "--no-plot"]) == 0
+    out = capsys.readouterr().out
+    assert "float64" in out and "tape and hand-written gates: the same" in out
+
+
+def test_inspect_says_when_there_is_no_gate_version_and_refuses_clashing_options(runs, tmp_path, capsys):
+    assert cli.main(["inspect", "--checkpoint", str(runs["gru"]), "--no-plot"]) == 0
+    assert "no hand-written gate version of a GRU model" in capsys.readouterr().out
+    assert_one_line_error(run_cli("inspect", "--checkpoint", str(runs["rnn"]), "--output", str(tmp_path / "x.svg")),
+                          "the plot is a PNG")
+    assert_one_line_error(run_cli("inspect", "--checkpoint", str(runs["rnn"]), "--no-plot", "--sentence", "1",
+                                  "--text", "one two three four five"), "--text and --sentence")
+
+
+def test_graph_refuses_bad_outputs_and_oversized_graphs_in_one_line(tmp_path):
+    assert_one_line_error(run_cli("graph", "-o", str(tmp_path / "g.txt")), "g.txt", ".svg")
+    assert_one_line_error(run_cli("graph", "-o", str(tmp_path)), "name a file ending in")
+    assert_one_line_error(run_cli("graph", "-o", str(tmp_path / "g.dot"), "--vocab-size", "30", "--hidden", "4",
+                                  "--steps", "1000", "--collapse", "none"), "more than max_nodes", "--collapse all")
+    assert_one_line_error(run_cli("graph", "-o", str(tmp_path / "g.dot"), "--steps", "1001"), "at most 1000")
+
+
+def test_a_failing_dot_is_one_line(tmp_path):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "dot").write_text("#!/bin/sh\necho 'Error: syntax error in line 1' >&2\nexit 1\n")
+    (fake / "dot").chmod(0o755)
+    proc = subprocess.run([sys.executable, "-m", "tinygrad_rnn", "graph", "-o", str(tmp_path / "g.svg"),
+                           "--vocab-size", "30", "--hidden", "4"], capture_output=True, text=True, timeout=120,
+                          env={"PATH": f"{fake}:/usr/bin:/bin"})
+    assert_one_line_error(proc, "dot failed", "syntax error")
+
+
+def test_a_damaged_gradient_log_does_not_keep_good_weights_from_generate(runs, tmp_path):
+    import json
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(runs["rnn"], damaged)
+    manifest = damaged / "checkpoint.json"
+    meta = json.loads(manifest.read_text())
+    meta["grad_history"] = "garbage"
+    manifest.write_text(json.dumps(meta))
+    assert run_cli("generate", "--checkpoint", str(damaged), "-n", "1", "--seed", "0").returncode == 0
+    assert_one_line_error(run_cli("train", "--resume", str(damaged), "--epochs", "2", "--no-progress"),
+                          "'grad_history'")

@@ -131,7 +131,8 @@ def check_backward(node, grad, grads: tuple) -> None:
 def annotate(error: BaseException, node) -> None:
     """Add the forward traceback of the op whose backward raised ``error`` to the error (Python 3.11+)."""
     record = _records.get(node) if node is not None else None
-    if record is not None and hasattr(error, "add_note") and not isinstance(error, AnomalyError):
+    noted = any(n.startswith("detect_anomaly:") for n in getattr(error, "__notes__", ()))  # by an inner pass
+    if record is not None and hasattr(error, "add_note") and not isinstance(error, AnomalyError) and not noted:
         error.add_note(_message(f"detect_anomaly: raised in the backward of {node.name}", record[0]))
 
 

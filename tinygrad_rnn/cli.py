@@ -179,15 +179,20 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from .train import load_model
     from .viz.flow import by_distance, gate_flow, gradient_flow, largest_difference
 
+    out = Path(args.output) if args.output else Path(args.checkpoint) / "gradient_flow.png"
+    if not args.no_plot and out.suffix.lower() != ".png":
+        raise CLIError(f"--output {out}: the plot is a PNG; name it *.png")
     model, vocab, meta = load_model(args.checkpoint, log=lambda line: print(line, file=sys.stderr))
     if args.bptt_truncate is not _OWN:
         model.bptt_truncate = args.bptt_truncate
+    for p in model.parameters():  # in float64, so that the gate version's check can hold to 1e-10
+        p.data = p.data.astype(np.float64)
     x, y, where = _inspect_sentence(args, vocab, meta)
     flow = gradient_flow(model, x, y)
     gate = None if model.stacked else gate_flow(model, x, y)
     truncation = "full BPTT" if model.bptt_truncate is None else f"bptt_truncate {model.bptt_truncate}"
     kind = "the tutorial's RNN" if not model.stacked else f"{model.cell.upper()} × {model.num_layers} layers"
-    print(f"{kind}, hidden {model.hidden_dim}, {truncation}; {where}, {len(x)} steps\n")
+    print(f"{kind}, hidden {model.hidden_dim}, {truncation}, float64; {where}, {len(x)} steps\n")
     gate_column = (" gate version |", "---:|") if gate is not None else ("", "")
     print("| t − k | median ‖∂E_t/∂s_k‖ over t | relative to t − k = 0 |" + gate_column[0])
     print("|---:|---:|---:|" + gate_column[1])
@@ -200,13 +205,13 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         median = float(np.median(part))
         row = f"| {d} | {median:.3e} | {median / base:.1e} |"
         print(row + (f" {float(np.median(gate_parts[d])):.3e} |" if gate is not None else ""))
-    out = Path(args.output) if args.output else Path(args.checkpoint) / "gradient_flow.png"
     if not args.no_plot:
         from .viz.flow_plot import plot_flow
 
         title = f"{kind}, {truncation}: gradient of step t's loss at the state of step k"
         print(f"\nwrote {plot_flow(flow, out, gate, title)}")
     if gate is None:
+        print(f"\nno hand-written gate version of a {model.cell.upper()} model to check against")
         return 0
     diff = largest_difference(flow, gate)
     agree = diff <= 1e-10
@@ -222,6 +227,8 @@ def _inspect_sentence(args: argparse.Namespace, vocab, meta: dict) -> tuple[np.n
     from .train import TOKENS_FILE
 
     if args.text is not None:
+        if args.sentence is not None:
+            raise CLIError("--text and --sentence both name the sentence; give one")
         sentences = data.text_to_sentences([args.text])
         if not sentences:
             raise CLIError("--text: no sentence of more than 3 tokens in it")
@@ -251,8 +258,10 @@ def cmd_graph(args: argparse.Namespace) -> int:
     """Draw the graph the tape records for one sentence's loss (DOT text, or a picture through Graphviz)."""
     from .models import RNNLM
     from .train import load_model
-    from .viz.graph import render
+    from .viz.graph import PICTURES, TEXTS, render
 
+    if Path(args.output).suffix.lower() not in PICTURES + TEXTS or Path(args.output).is_dir():
+        raise CLIError(f"--output {args.output}: name a file ending in {', '.join(PICTURES + TEXTS)}")
     new_model = {"vocab_size": 8000, "hidden": 100, "cell": "rnn", "layers": 1}
     if args.checkpoint is not None:
         given = [name for name in new_model if getattr(args, name) is not None]
@@ -269,7 +278,10 @@ def cmd_graph(args: argparse.Namespace) -> int:
     ids = np.arange(args.steps + 1) % model.word_dim
     loss = model.loss(ids[:-1], ids[1:], reduction="sum")
     collapse = {"auto": "auto", "all": True, "none": False}[args.collapse]
-    print(f"wrote {render(loss, args.output, params=model, collapse=collapse)}")
+    try:
+        print(f"wrote {render(loss, args.output, params=model, collapse=collapse)}")
+    except (ValueError, RuntimeError) as e:  # too many nodes to draw; dot failed or took too long
+        raise CLIError(str(e).replace("collapse=True", "--collapse all")) from None
     return 0
 
 
@@ -415,7 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", required=True, metavar="FILE",
                    help="graph.dot (text, no Graphviz needed), graph.svg, graph.png or graph.pdf")
     p.add_argument("--checkpoint", metavar="DIR", help="a trained model (default: a new model of the options below)")
-    p.add_argument("--steps", type=positive, default=5, metavar="N", help="words in the sentence (default 5)")
+    p.add_argument("--steps", type=_int_at_least(1, 1000), default=5, metavar="N",
+                   help="words in the sentence (default 5, at most 1000)")
     p.add_argument("--bptt-truncate", type=_truncate, default=_OWN, metavar="K|full",
                    help="default: the checkpoint's, or full BPTT for a new model")
     p.add_argument("--vocab-size", type=_int_at_least(4), help="a new model's vocabulary (default 8000)")

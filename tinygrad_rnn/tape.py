@@ -213,6 +213,7 @@ def _run(roots, seeds, retain: bool, graph_mode: bool, targets, stop_at_targets:
                         deliver(edge, gi, node)
                 if not retain:
                     node.edges = node.saved = None  # memory falls during the pass
+            node = None  # a leaf's hook is no op's backward
             if hooked:
                 for entry in leaves.values():
                     if hooks.wanted(entry[0]):

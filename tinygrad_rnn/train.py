@@ -590,7 +590,8 @@ def load_model(directory: str | Path, log: Callable[[str], None] | None = None) 
         if log is not None:
             log(f"warning: {warning}")
     manifest = Path(directory) / checkpoint.META_FILE
-    cfg = train_meta.check(loaded.meta, manifest)
+    # the gradient-norm log matters to a resumed run only: damage there never keeps good weights from use
+    cfg = train_meta.check({k: v for k, v in loaded.meta.items() if k not in train_meta.ADDED_META}, manifest)
     vocab = data.Vocabulary(loaded.meta["vocabulary"])
     model = build_model(TrainConfig(**cfg), len(vocab)).eval()
     _finite(loaded.model, loaded.files["model"], "weight")

@@ -128,3 +128,8 @@ def test_bad_input_is_refused_by_name():
         p.requires_grad = False
     with pytest.raises(TypeError, match="no recurrent states that require grad"):
         gradient_flow(frozen, X, Y)
+
+
+def test_nan_never_counts_as_agreement():
+    assert largest_difference(np.array([[np.nan]]), np.array([[1.0]])) == float("inf")
+    assert largest_difference(np.zeros((2, 2)), np.zeros((2, 2))) == 0.0

@@ -79,7 +79,9 @@ def gate_flow(model, x, y) -> np.ndarray:
 
 
 def largest_difference(a: np.ndarray, b: np.ndarray) -> float:
-    """The largest |a − b| relative to max(|a|, |b|) entry by entry (0 where both are 0)."""
+    """The largest |a − b| relative to max(|a|, |b|) entry by entry (0 where both are 0; inf for NaN)."""
+    if np.isnan(a).any() or np.isnan(b).any():
+        return float("inf")
     scale = np.maximum(np.abs(a), np.abs(b))
     seen = scale > 0
     return float((np.abs(a - b)[seen] / scale[seen]).max(initial=0.0))

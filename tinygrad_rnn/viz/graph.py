@@ -269,8 +269,8 @@ def _op_label(node: Node) -> str:
 
 
 def _leaf_label(t: Tensor, names: dict[int, str]) -> str:
-    name = names.get(id(t))
-    return f"{tuple(t.shape)}" if name is None else f"{name}\n{tuple(t.shape)}"
+    name = names.get(id(t))  # its line breaks made plain first: a trailing "\r" must not join the "\n" after it
+    return f"{tuple(t.shape)}" if name is None else f"{_BREAKS.sub(chr(10), name)}\n{tuple(t.shape)}"
 
 
 def _declare(ident: str, label: str, kind: str, output: bool) -> str:
