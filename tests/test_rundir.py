@@ -134,6 +134,7 @@ def test_two_runs_started_together_into_a_new_directory_one_wins_and_nothing_of_
     procs = [subprocess.Popen([sys.executable, "-c", code, str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for _ in range(2)]
     outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(o[0].split() for o in outputs), outputs  # each says won or lost; else its stderr shows why
     results = sorted(o[0].split()[0] for o in outputs)
     assert results == ["lost", "won"], outputs
     assert train.checkpoint.load(out).meta["epoch"] == 200  # the winner's run is whole
