@@ -159,7 +159,7 @@ def test_inspect_of_a_float32_run_checks_in_float64(tmp_path, capsys):
 
 def test_inspect_says_when_there_is_no_gate_version_and_refuses_clashing_options(runs, tmp_path, capsys):
     assert cli.main(["inspect", "--checkpoint", str(runs["gru"]), "--no-plot"]) == 0
-    assert "no hand-written gate version of a GRU model" in capsys.readouterr().out
+    assert "no hand-written gate version of the GRU × 2 layers" in capsys.readouterr().out
     assert_one_line_error(run_cli("inspect", "--checkpoint", str(runs["rnn"]), "--output", str(tmp_path / "x.svg")),
                           "the plot is a PNG")
     assert_one_line_error(run_cli("inspect", "--checkpoint", str(runs["rnn"]), "--no-plot", "--sentence", "1",

@@ -211,7 +211,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         title = f"{kind}, {truncation}: gradient of step t's loss at the state of step k"
         print(f"\nwrote {plot_flow(flow, out, gate, title)}")
     if gate is None:
-        print(f"\nno hand-written gate version of a {model.cell.upper()} model to check against")
+        print(f"\nno hand-written gate version of the {kind} to check against")
         return 0
     diff = largest_difference(flow, gate)
     agree = diff <= 1e-10
