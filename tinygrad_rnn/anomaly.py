@@ -92,8 +92,8 @@ def _watched_apply(cls, *args, **params) -> Tensor:
     if check_nan and out.data.dtype.kind in "fc":
         bad = _first_bad(out.data)
         if bad is not None:
-            before = [i for i, a in enumerate(args) if isinstance(a, (Tensor, np.ndarray)) and
-                      np.asarray(_data(a)).dtype.kind in "fc" and _first_bad(np.asarray(_data(a))) is not None]
+            before = [i for i, a in enumerate(args)
+                      if isinstance(a, (Tensor, np.ndarray)) and _first_bad(np.asarray(_data(a))) is not None]
             cause = (f"input {before[0]} already held NaN or inf" if before
                      else "its inputs were finite")
             raise AnomalyError(_message(
@@ -108,24 +108,17 @@ def check_backward(node, grad, grads: tuple) -> None:
         return
     frames, inputs = _records.get(node, (None, None))
     described = ", ".join(inputs) if inputs is not None else ", ".join(_edge(e) for e in node.edges)
-    incoming = _array(grad)
-    bad = _first_bad(incoming)
-    if bad is not None:
-        raise AnomalyError(_message(
-            f"the gradient reaching {node.name} holds {_value(incoming, bad)} at index {bad} (gradient "
-            f"{_shape_dtype(incoming)}), though every gradient flowing into it was checked: the sum of its "
-            "parts overflowed, or a gradient hook or the gradient passed to backward made it; "
-            f"the op's inputs: {described}", frames))
-    for i, g in enumerate(grads):
-        if g is None:
-            continue
+    received = ("the gradient reaching {op} holds {value} at index {index} (gradient {shape}), though every "
+                "gradient flowing into it was checked: the sum of its parts overflowed, or a gradient hook or the "
+                "gradient passed to backward made it")
+    returned = ("the backward of {op} returned {value} at index {index} of the gradient for input {i} "
+                "(gradient {shape}; the gradient it received was finite)")
+    for i, g, text in [(None, grad, received), *((i, g, returned) for i, g in enumerate(grads) if g is not None)]:
         g = _array(g)
         bad = _first_bad(g)
         if bad is not None:
-            raise AnomalyError(_message(
-                f"the backward of {node.name} returned {_value(g, bad)} at index {bad} of the gradient for "
-                f"input {i} (gradient {_shape_dtype(g)}; the gradient it received was finite); "
-                f"the op's inputs: {described}", frames))
+            summary = text.format(op=node.name, value=_value(g, bad), index=bad, shape=_shape_dtype(g), i=i)
+            raise AnomalyError(_message(f"{summary}; the op's inputs: {described}", frames))
 
 
 def annotate(error: BaseException, node) -> None:
